@@ -1,0 +1,50 @@
+# Makefile for stripe_webhook, built with PGXS.
+#
+#   make                  build the extension and the HTTP relay
+#   make install          install both (DESTDIR is honoured)
+#   make installcheck     run pgTAP (pg_prove) and isolation suites against a
+#                         running server (PGHOST/PGPORT/PGUSER as for psql)
+#   make unittest         plain-C unit tests of the signature parser (no server)
+#
+# The README's test command (test/run.sh) wraps all of this with a throwaway
+# cluster.
+
+EXTENSION = stripe_webhook
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big = stripe_webhook
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+HEADERS = $(wildcard src/*.h)
+
+# The hand-edited source is extension/stripe_webhook.sql; the versioned install
+# script is built from it.  Older full scripts and every upgrade script are
+# shipped as they are.
+DATA_built = extension/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard extension/$(EXTENSION)--*.sql))
+
+SHLIB_LINK = -lcrypto
+PG_CPPFLAGS = -I$(srcdir)/src
+
+# isolationtester specs: test/isolation/specs/*.spec
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=$(EXTENSION)
+
+EXTRA_CLEAN = $(DATA_built) output_iso test/unit/test_sig
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+extension/$(EXTENSION)--$(EXTVERSION).sql: extension/$(EXTENSION).sql
+	cp $< $@
+
+# pgTAP suites run under pg_prove (installcheck runs them before isolation).
+PG_PROVE ?= pg_prove
+installcheck: prove-installcheck
+.PHONY: prove-installcheck unittest
+prove-installcheck:
+	$(PG_PROVE) --ext .sql -v test/pgtap/
+
+# Plain-C unit tests of the signature code: no PostgreSQL involved.
+unittest:
+	$(MAKE) -C test/unit run

@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * fulfil.h
+ *		The Checkout Session state machine: what each checkout.session.*
+ *		event does to orders, carts and stock.
+ *
+ * Each entry point takes the Checkout Session object (event.data.object)
+ * and runs in the caller's transaction.  It opens and closes its own SPI
+ * connection, so it may be called with or without one already open.
+ * Permanent problems (bad metadata, unknown cart, ...) are raised with
+ * ereport(ERROR) and a SQLSTATE from errcodes.h; the caller decides whether
+ * to trap them in a subtransaction.  Nothing is written when an error is
+ * raised.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef STRIPE_WEBHOOK_FULFIL_H
+#define STRIPE_WEBHOOK_FULFIL_H
+
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+typedef struct SessionOutcome
+{
+	bool		has_order;		/* order_id is valid */
+	pg_uuid_t	order_id;		/* the order this session maps to */
+	const char *message;		/* short text for the HTTP reply, e.g.
+								 * "order created", "already processed" */
+} SessionOutcome;
+
+/* checkout.session.completed: create the order (idempotent per session) */
+extern void CheckoutSessionCompleted(Jsonb *session, SessionOutcome *out);
+
+/* checkout.session.async_payment_succeeded: pending -> confirmed/paid */
+extern void CheckoutSessionAsyncSucceeded(Jsonb *session, SessionOutcome *out);
+
+/* checkout.session.async_payment_failed: cancel, return stock, restore cart */
+extern void CheckoutSessionAsyncFailed(Jsonb *session, SessionOutcome *out);
+
+/* checkout.session.expired: record, release anything held */
+extern void CheckoutSessionExpired(Jsonb *session, SessionOutcome *out);
+
+#endif							/* STRIPE_WEBHOOK_FULFIL_H */

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * signature.h
+ *		Server-side signature verification used by other modules
+ *		(webhook.c); the SQL-callable functions live in signature.c and the
+ *		PostgreSQL-free parser/HMAC in stripe_sig.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef STRIPE_WEBHOOK_SIGNATURE_H
+#define STRIPE_WEBHOOK_SIGNATURE_H
+
+#include "stripe_sig.h"
+
+/*
+ * StripeVerifyWithSecrets
+ *		Check a Stripe-Signature header against each of nsecrets secrets
+ *		(valid if any matches), with keyed HMAC contexts cached per secret.
+ *		tolerance as for stripe_verify_signature(); now_unix is "at" in Unix
+ *		seconds.  Returns the most specific failure or STRIPE_SIG_OK.  Raises
+ *		an error for an empty secret.
+ */
+extern StripeSigStatus StripeVerifyWithSecrets(const char *payload, size_t payload_len,
+											   const char *header, size_t header_len,
+											   const char *const *secrets,
+											   const size_t *secret_lens, int nsecrets,
+											   int tolerance, int64 now_unix);
+
+#endif							/* STRIPE_WEBHOOK_SIGNATURE_H */

@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * stripe_webhook.h
+ *		Module-wide declarations: settings (GUCs) and the step logger.
+ *
+ * Every part of the extension reads its settings through the variables
+ * declared here; they are registered once, in _PG_init().
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef STRIPE_WEBHOOK_H
+#define STRIPE_WEBHOOK_H
+
+/* stripe_webhook.log_level: elevel used for the per-step fulfilment log */
+extern int	stripe_webhook_log_level;
+
+/* stripe_webhook.tolerance: signature age accepted by the webhook handler */
+extern int	stripe_webhook_tolerance;
+
+/*
+ * StepLog
+ *		Log one fulfilment step at the configured level.  Never pass secrets,
+ *		signatures or whole payloads.
+ */
+#define StepLog(...) \
+	ereport(stripe_webhook_log_level, (errmsg_internal(__VA_ARGS__)))
+
+#endif							/* STRIPE_WEBHOOK_H */

@@ -1,0 +1,123 @@
+# test/lib/common.sh: shared shell helpers for tests, the demo and benchmarks.
+#
+# Source it from bash.  It gives:
+#   sw_ensure_packages        install missing Debian packages (apt-get)
+#   sw_build_stage            build the extension (+ relay) and install it into a
+#                             private copy of PostgreSQL 15 ($SW_STAGE), never
+#                             touching the system installation
+#   sw_cluster_start NAME     initdb + start a throwaway cluster on a free port,
+#                             socket under /tmp; exports PGHOST PGPORT PGUSER
+#                             PGDATABASE SW_PGDATA SW_PGLOG SW_PGPID
+#   sw_cluster_stop           stop the cluster started above, by its PID
+#   sw_pg_ctl ARGS...         pg_ctl on that cluster as the right OS user
+#
+# Everything runs as the invoking user, except initdb/postgres which refuse
+# root: as root they run as the "postgres" OS user.
+
+SW_ROOT=${SW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SW_PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+SW_PKGS_BUILD="build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libssl-dev libmicrohttpd-dev libpq-dev curl"
+
+# sw_ensure_packages [extra packages...]: apt-get install whatever is missing.
+sw_ensure_packages() {
+    local want="$SW_PKGS_BUILD $*" missing="" p
+    for p in $want; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+        return 1
+    fi
+    echo "# installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends $missing >&2
+}
+
+# Run a command as the OS user that owns clusters.
+sw_as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# sw_build_stage: build with warnings as errors and install into $SW_STAGE.
+sw_build_stage() {
+    local bindir
+    bindir=$("$SW_PG_CONFIG" --bindir)
+    SW_STAGE=${SW_STAGE:-$(mktemp -d /tmp/sw-stage.XXXXXX)}
+    export SW_STAGE
+    if [ ! -x "$SW_STAGE$bindir/postgres" ]; then
+        mkdir -p "$SW_STAGE/usr/lib/postgresql" "$SW_STAGE/usr/share/postgresql"
+        cp -a "$(dirname "$bindir")" "$SW_STAGE/usr/lib/postgresql/"
+        cp -a "$("$SW_PG_CONFIG" --sharedir)" "$SW_STAGE/usr/share/postgresql/"
+    fi
+    chmod 755 "$SW_STAGE"
+    make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" \
+        COPT="${SW_COPT:--Werror -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers}" >&2
+    make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" install DESTDIR="$SW_STAGE" >&2
+    export SW_BINDIR="$SW_STAGE$bindir"
+    export PATH="$SW_BINDIR:$PATH"
+}
+
+# sw_free_port: a TCP port nobody listens on.
+sw_free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 20000))
+        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+}
+
+# sw_pg_ctl ARGS...: pg_ctl on the current cluster.
+sw_pg_ctl() {
+    sw_as_pg "$SW_BINDIR/pg_ctl" -D "$SW_PGDATA" "$@"
+}
+
+# sw_cluster_start NAME [extra postgresql.conf lines...]
+sw_cluster_start() {
+    local name=${1:-sw}; shift || true
+    [ -n "${SW_BINDIR:-}" ] || { echo "sw_build_stage first" >&2; return 1; }
+    SW_CLUSTER_DIR=$(mktemp -d "/tmp/sw-$name.XXXXXX")
+    chmod 755 "$SW_CLUSTER_DIR"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$SW_CLUSTER_DIR"
+    SW_PGDATA="$SW_CLUSTER_DIR/data"
+    SW_PGLOG="$SW_CLUSTER_DIR/server.log"
+    PGPORT=$(sw_free_port)
+    sw_as_pg "$SW_BINDIR/initdb" -D "$SW_PGDATA" -U postgres -E UTF8 --locale=C.UTF-8 -A trust >/dev/null
+    {
+        echo "port = $PGPORT"
+        echo "listen_addresses = '127.0.0.1'"
+        echo "unix_socket_directories = '$SW_CLUSTER_DIR'"
+        echo "max_connections = 200"
+        echo "shared_buffers = 256MB"
+        echo "fsync = off"
+        echo "log_line_prefix = '%m [%p] %q%u@%d '"
+        local l
+        for l in "$@"; do echo "$l"; done
+    } >>"$SW_PGDATA/postgresql.conf"
+    sw_as_pg "$SW_BINDIR/pg_ctl" -D "$SW_PGDATA" -l "$SW_PGLOG" -w -t 60 start >/dev/null
+    SW_PGPID=$(head -1 "$SW_PGDATA/postmaster.pid")
+    export PGHOST="$SW_CLUSTER_DIR" PGPORT PGUSER=postgres PGDATABASE=postgres
+    export SW_CLUSTER_DIR SW_PGDATA SW_PGLOG SW_PGPID
+}
+
+# sw_cluster_stop: fast shutdown of the cluster, by its PID; then remove it.
+sw_cluster_stop() {
+    [ -n "${SW_PGDATA:-}" ] || return 0
+    if [ -f "$SW_PGDATA/postmaster.pid" ]; then
+        SW_PGPID=$(head -1 "$SW_PGDATA/postmaster.pid")
+        kill -INT "$SW_PGPID" 2>/dev/null || true
+        local i
+        for i in $(seq 1 100); do
+            kill -0 "$SW_PGPID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$SW_PGPID" 2>/dev/null || true
+    fi
+    if [ -z "${SW_KEEP:-}" ]; then rm -rf "$SW_CLUSTER_DIR"; fi
+    unset SW_PGDATA
+}

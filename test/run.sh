@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# test/run.sh: the whole test suite, on a throwaway cluster.
+#
+#   ./test/run.sh [suite...]      suites: unit pgtap isolation e2e (default: all)
+#
+# Installs the missing Debian packages (as root), builds the extension and the
+# relay with warnings as errors, installs them into a private copy of
+# PostgreSQL 15, starts a cluster on a free port, runs every suite, stops the
+# cluster and ends with one line "N passed, N failed".  Exit status 0 only if
+# nothing failed.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+. test/lib/common.sh
+
+SUITES=${*:-unit pgtap isolation e2e}
+LOGDIR=${SW_TEST_LOGDIR:-$(mktemp -d /tmp/sw-testlog.XXXXXX)}
+PASSED=0
+FAILED=0
+
+# tally NAME LOGFILE EXIT: count TAP "ok"/"not ok" lines of a finished suite.
+# A suite that exits non-zero without a failing line counts one failure.
+tally() {
+    local name=$1 log=$2 rc=$3 ok notok
+    ok=$(grep -cE '^[[:space:]]*ok [0-9]+' "$log")
+    notok=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$log")
+    if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; fi
+    PASSED=$((PASSED + ok))
+    FAILED=$((FAILED + notok))
+    echo "# suite $name: $ok passed, $notok failed (log: $log)"
+    if [ "$notok" -ne 0 ]; then
+        grep -E '^[[:space:]]*not ok|^#' "$log" | head -60
+    fi
+}
+
+# run_suite NAME CMD...: run a TAP-producing command, echo it, tally it.
+run_suite() {
+    local name=$1; shift
+    local log="$LOGDIR/$name.log"
+    echo "# --- $name"
+    "$@" >"$log" 2>&1
+    local rc=$?
+    sed 's/^/    /' "$log" | grep -vE '^\s*$' | tail -n 400
+    tally "$name" "$log" "$rc"
+}
+
+cleanup() {
+    sw_cluster_stop
+    if [ -n "${SW_STAGE:-}" ] && [ -z "${SW_KEEP:-}" ]; then rm -rf "$SW_STAGE"; fi
+}
+trap cleanup EXIT
+
+sw_ensure_packages python3-django python3-psycopg2 python3-stripe wrk libipc-run-perl || exit 1
+sw_build_stage || { echo "0 passed, 1 failed"; exit 1; }
+sw_cluster_start test "shared_preload_libraries = ''" || { echo "0 passed, 1 failed"; exit 1; }
+
+# Plain-C unit tests of the signature parser: no server involved.
+suite_unit() {
+    make -s -C test/unit run
+}
+
+# pgTAP: each file in its own transaction, rolled back, in one database.
+suite_pgtap() {
+    psql -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS sw_pgtap" -c "CREATE DATABASE sw_pgtap" >/dev/null &&
+        psql -qX -v ON_ERROR_STOP=1 -d sw_pgtap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION stripe_webhook" >/dev/null &&
+        pg_prove -v -d sw_pgtap --ext .sql test/pgtap/
+}
+
+# isolationtester specs; each spec is one test.
+suite_isolation() {
+    local specs
+    specs=$(ls test/isolation/specs/*.spec 2>/dev/null | xargs -n1 basename 2>/dev/null | sed 's/\.spec$//')
+    [ -n "$specs" ] || { echo "1..0 # no isolation specs"; return 0; }
+    local pgxsdir
+    pgxsdir=$(dirname "$("$SW_PG_CONFIG" --pgxs)")/..
+    "$pgxsdir/test/isolation/pg_isolation_regress" --use-existing \
+        --bindir="$SW_BINDIR" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+        --inputdir=test/isolation --outputdir="$LOGDIR/isolation" \
+        --dbname=sw_isolation --load-extension=stripe_webhook $specs |
+        awk '/^(test|     ) / && / ok / {n++; print "ok " n " - " $0; next}
+             /^(test|     ) / && /FAILED/ {n++; print "not ok " n " - " $0; next}
+             {print "# " $0}'
+    local rc=${PIPESTATUS[0]}
+    [ -f "$LOGDIR/isolation/regression.diffs" ] && sed 's/^/# /' "$LOGDIR/isolation/regression.diffs" | head -200
+    return "$rc"
+}
+
+# End-to-end tests: every executable test/e2e/*.t prints TAP.  They get the
+# shared cluster (PGHOST/PGPORT) and the stage; those that need to stop a
+# server start their own with test/lib/common.sh.
+suite_e2e() {
+    local t rc=0
+    for t in test/e2e/*.t; do
+        [ -x "$t" ] || continue
+        echo "# $t"
+        "$t" || rc=1
+    done
+    return $rc
+}
+
+for s in $SUITES; do
+    run_suite "$s" "suite_$s"
+done
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

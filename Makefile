@@ -48,3 +48,16 @@ prove-installcheck:
 # Plain-C unit tests of the signature code: no PostgreSQL involved.
 unittest:
 	$(MAKE) -C test/unit run
+
+# The HTTP relay (relay/, its own Makefile): built by "make", installed by
+# "make install" into $(DESTDIR)$(bindir) (RELAY_BINDIR overrides it).
+all: relay
+install: install-relay
+clean: clean-relay
+.PHONY: relay install-relay clean-relay
+relay:
+	$(MAKE) -C relay PG_CONFIG=$(PG_CONFIG)
+install-relay: relay
+	$(MAKE) -C relay install PG_CONFIG=$(PG_CONFIG)
+clean-relay:
+	$(MAKE) -C relay clean

@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * pool.h
+ *		A fixed pool of libpq connections shared by the HTTP worker threads.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RELAY_POOL_H
+#define RELAY_POOL_H
+
+#include <libpq-fe.h>
+
+#include "config.h"
+
+typedef struct Pool Pool;
+
+/* What PoolExec could do */
+typedef enum PoolOutcome
+{
+	POOL_OK,					/* a result came back (maybe an error result) */
+	POOL_EXHAUSTED,				/* no connection became free in time */
+	POOL_UNAVAILABLE			/* the database could not be reached */
+} PoolOutcome;
+
+/* Create the pool and try to open every connection (failures are retried later) */
+extern Pool *PoolCreate(const RelayConfig *cfg);
+
+/*
+ * Run sql with nparams text parameters on a pooled connection.  Returns the
+ * result (caller PQclear()s it) with *outcome = POOL_OK, or NULL with the
+ * reason in *outcome.
+ */
+extern PGresult *PoolExec(Pool *pool, const char *sql, int nparams,
+						  const char *const *values, PoolOutcome *outcome);
+
+/* Ask the server to cancel the statements running on checked-out connections */
+extern void PoolCancelBusy(Pool *pool);
+
+/* Close every connection and free the pool; no connection may be checked out */
+extern void PoolDestroy(Pool *pool);
+
+#endif							/* RELAY_POOL_H */

@@ -47,7 +47,7 @@ typedef struct OptDef
 
 static const OptDef opts[] = {
 	{"database-url", "DATABASE_URL", "CONNINFO", OPT_STRING, FIELD(database_url), 0, 0, "",
-	"libpq connection string or URI (postgresql://...); empty: the PG* environment variables and libpq defaults"},
+	"libpq connection string or URI; empty: PG* variables, libpq defaults"},
 	{"listen", "LISTEN_ADDR", "HOST:PORT", OPT_STRING, FIELD(listen), 0, 0, "127.0.0.1:8000",
 	"address to listen on; IPv6 as [::1]:8000"},
 	{"pool-size", "RELAY_POOL_SIZE", "N", OPT_INT, FIELD(pool_size), 1, 1000, "4",
@@ -55,17 +55,17 @@ static const OptDef opts[] = {
 	{"threads", "RELAY_THREADS", "N", OPT_INT, FIELD(threads), 0, 1000, "0",
 	"HTTP worker threads; 0: as many as --pool-size"},
 	{"max-body", "RELAY_MAX_BODY", "BYTES", OPT_SIZE, FIELD(max_body), 1, 1L << 30, "1m",
-	"largest request body accepted (suffix k or m for KiB, MiB); larger: 413"},
+	"largest request body (suffix k, m: KiB, MiB); larger: 413"},
 	{"timeout", "RELAY_TIMEOUT", "SECONDS", OPT_INT, FIELD(timeout), 1, 3600, "10",
-	"a client connection idle this long is closed, and a request body must arrive within it"},
+	"close a client idle this long; a body must arrive within it too"},
 	{"pool-wait-ms", "RELAY_POOL_WAIT_MS", "MS", OPT_INT, FIELD(pool_wait_ms), 0, 600000, "2000",
 	"longest wait for a free database connection; then 503"},
 	{"statement-timeout-ms", "RELAY_STATEMENT_TIMEOUT_MS", "MS", OPT_INT, FIELD(statement_timeout_ms), 0, INT_MAX, "15000",
-	"statement_timeout of the relay's sessions (0: none); a cancelled call answers 503"},
+	"statement_timeout of the relay's sessions (0: none); then 503"},
 	{"connect-timeout", "RELAY_CONNECT_TIMEOUT", "SECONDS", OPT_INT, FIELD(connect_timeout), 1, 3600, "5",
-	"libpq connect_timeout when (re)connecting, unless the conninfo sets one"},
+	"libpq connect_timeout, unless the conninfo sets one"},
 	{"shutdown-timeout", "RELAY_SHUTDOWN_TIMEOUT", "SECONDS", OPT_INT, FIELD(shutdown_timeout), 0, 3600, "30",
-	"on SIGTERM/SIGINT, longest wait for in-flight requests before their queries are cancelled"},
+	"on SIGTERM/SIGINT, wait this long for requests in flight,\n        then cancel their statements (they answer 503)"},
 };
 
 #define NOPTS ((int) (sizeof(opts) / sizeof(opts[0])))

@@ -88,6 +88,21 @@ SetDown(Pool *pool, bool down, const char *why)
 }
 
 /*
+ * NoticeToLog
+ *		libpq notice processor: server notices and the FATAL a server sends
+ *		when it shuts down go to our log, on one line, not raw to stderr.
+ */
+static void
+NoticeToLog(void *arg, const char *message)
+{
+	char		msg[512];
+
+	(void) arg;
+	OneLine(msg, sizeof(msg), message);
+	LogLine("database: %s", msg);
+}
+
+/*
  * SlotDisconnect
  *		Close the slot's connection (if any) and forget its cancel handle.
  */
@@ -134,6 +149,7 @@ SlotConnect(Pool *pool, PoolSlot *slot)
 		SetDown(pool, true, msg);
 		return false;
 	}
+	PQsetNoticeProcessor(conn, NoticeToLog, NULL);
 	res = PQexec(conn, pool->statement_timeout);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{

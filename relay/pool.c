@@ -44,7 +44,7 @@ struct Pool
 	int			size;
 	int			wait_ms;
 	bool		down;			/* last connection attempt failed (for logs) */
-	char		statement_timeout[64];	/* "SET statement_timeout = N" */
+	char		statement_timeout[64];	/* "SET statement_timeout = N" or "" */
 	char		connect_timeout[16];
 	const char *keywords[5];
 	const char *values[5];
@@ -150,16 +150,19 @@ SlotConnect(Pool *pool, PoolSlot *slot)
 		return false;
 	}
 	PQsetNoticeProcessor(conn, NoticeToLog, NULL);
-	res = PQexec(conn, pool->statement_timeout);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (pool->statement_timeout[0] != '\0')
 	{
-		OneLine(msg, sizeof(msg), PQerrorMessage(conn));
+		res = PQexec(conn, pool->statement_timeout);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			OneLine(msg, sizeof(msg), PQerrorMessage(conn));
+			PQclear(res);
+			PQfinish(conn);
+			SetDown(pool, true, msg);
+			return false;
+		}
 		PQclear(res);
-		PQfinish(conn);
-		SetDown(pool, true, msg);
-		return false;
 	}
-	PQclear(res);
 
 	cancel = PQgetCancel(conn);
 	slot->conn = conn;
@@ -247,8 +250,9 @@ PoolCreate(const RelayConfig *cfg)
 	pthread_condattr_destroy(&attr);
 	pool->size = cfg->pool_size;
 	pool->wait_ms = cfg->pool_wait_ms;
-	snprintf(pool->statement_timeout, sizeof(pool->statement_timeout),
-			 "SET statement_timeout = %d", cfg->statement_timeout_ms);
+	if (cfg->statement_timeout_ms > 0)
+		snprintf(pool->statement_timeout, sizeof(pool->statement_timeout),
+				 "SET statement_timeout = %d", cfg->statement_timeout_ms);
 	snprintf(pool->connect_timeout, sizeof(pool->connect_timeout), "%d",
 			 cfg->connect_timeout);
 

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# bench/relay/run.sh: what stripe-webhook-relay adds on top of the database.
+#
+#   ./bench/relay/run.sh [SECONDS]          (default 10 s per measured run)
+#
+# The work: stripe_webhook.stripe_handle_webhook() on a distinct
+# checkout.session.completed (the demo event's shape, about 3.5 kB) for a
+# pre-made 3-item cart: verify the signature, record the event, lock the
+# cart, create the order and its items, take the stock, give the user a new
+# cart.  Each event is signed just before its run (a fresh timestamp, the
+# default 300 s tolerance stays on) and delivered once.
+#
+# In one run, on one throwaway cluster, at 16 and at 64 concurrent clients:
+#   database   pgbench calls stripe_handle_webhook() directly, no HTTP: the
+#              database's own ceiling for this work
+#   relay      wrk posts the events over HTTP to stripe-webhook-relay
+#              (its default pool of 4 connections; RELAY_POOL_SIZE to change)
+# and prints events/s, p50 and p99 latency side by side.  Targets: at 16
+# connections the relay costs at most 15% over the database (throughput at
+# least 85% of it), and its p99 stays under 50 ms.
+#
+# Environment: RATE_GUESS (events/s upper estimate, sizes the event sets;
+# default 2500), RELAY_POOL_SIZE, RELAY_THREADS, SW_STAGE/SW_KEEP as for the
+# tests.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. test/lib/common.sh
+
+SECS=${1:-10}
+WARM_SECS=3
+CLIENTS="16 64"
+RATE_GUESS=${RATE_GUESS:-2500}
+PER_RUN=$((RATE_GUESS * SECS))
+PER_WARM=$((RATE_GUESS * WARM_SECS))
+POOL=${RELAY_POOL_SIZE:-4}
+THREADS=${RELAY_THREADS:-0}
+TEMPLATE=demo/checkout.session.completed.json
+SECRET=whsec_bench_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d /tmp/sw-bench-relay.XXXXXX)
+RELAY_PID=
+STAGE_IS_OURS=
+[ -z "${SW_STAGE:-}" ] && STAGE_IS_OURS=1
+
+cleanup() {
+    if [ -n "$RELAY_PID" ]; then
+        kill -TERM "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
+    fi
+    sw_cluster_stop
+    [ -n "$STAGE_IS_OURS" ] && [ -z "${SW_KEEP:-}" ] && rm -rf "${SW_STAGE:-/nonexistent}"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# psql_bench ARGS...: psql on the benchmark database, stop on errors.
+psql_bench() {
+    psql -X -q -v ON_ERROR_STOP=1 -d bench "$@"
+}
+
+# to_ms VALUE: wrk latency ("850.00us", "6.42ms", "1.02s") in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+        printf "%.1f", n }'
+}
+
+# percentile FILE P: the P-th percentile (0-100) of the numbers in FILE.
+percentile() {
+    sort -n "$1" | awk -v p="$2" '{ a[NR] = $1 } END {
+        i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR; print a[i] }'
+}
+
+# sign PHASE: sign PHASE's events now (a fresh timestamp).
+sign() {
+    psql_bench -v phase="$1" -v secret="$SECRET" <<'SQL'
+UPDATE public.bench_events
+SET header = stripe_webhook.stripe_signature_header(body, :'secret')
+WHERE phase = :'phase';
+SQL
+}
+
+# run_db PHASE CLIENTS SECONDS: pgbench over PHASE's events; sets TPS P50 P99 BAD.
+run_db() {
+    local phase=$1 c=$2 secs=$3 out
+    sign "$phase"
+    cat >"$WORK/$phase.sql" <<SQL
+SELECT stripe_webhook.stripe_handle_webhook(e.body, e.header) ->> 'status'
+FROM public.bench_events e
+WHERE e.phase = '$phase' AND e.n = (SELECT pg_catalog.nextval('public.seq_$phase'));
+SQL
+    psql_bench -c "CHECKPOINT" >/dev/null
+    out=$(cd "$WORK" && pgbench -n -M prepared -c "$c" -j 2 -T "$secs" -f "$phase.sql" \
+        --log --log-prefix="pgb_$phase" bench 2>&1)
+    TPS=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+    cat "$WORK"/pgb_"$phase"* | awk '{ print $3 / 1000 }' >"$WORK/$phase.lat"
+    P50=$(printf '%.1f' "$(percentile "$WORK/$phase.lat" 50)")
+    P99=$(printf '%.1f' "$(percentile "$WORK/$phase.lat" 99)")
+    BAD=$(psql_bench -At -c "SELECT count(*) FROM stripe_webhook.events
+                             WHERE id LIKE 'evt_bench_${phase}_%' AND status <> 'processed'")
+    if [ "$(psql_bench -At -c "SELECT last_value > $(phase_size "$phase") FROM public.seq_$phase")" = t ]; then
+        echo "WARNING: $phase ran out of events (raise RATE_GUESS): its figures are too high" >&2
+    fi
+}
+
+# run_relay PHASE CLIENTS SECONDS: wrk over PHASE's events; sets TPS P50 P99 BAD.
+run_relay() {
+    local phase=$1 c=$2 secs=$3 out
+    sign "$phase"
+    psql_bench -At -c "SELECT header || chr(9) || body FROM public.bench_events
+                       WHERE phase = '$phase' ORDER BY n" >"$WORK/$phase.events"
+    psql_bench -c "CHECKPOINT" >/dev/null
+    out=$(wrk -t 2 -c "$c" -d "${secs}s" --timeout 10s --latency -s bench/relay/post_events.lua \
+        "http://127.0.0.1:$RELAY_PORT" -- "$WORK/$phase.events" 2 2>&1)
+    echo "$out" >"$WORK/$phase.wrk"
+    TPS=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
+    P50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+    P99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+    BAD=$(echo "$out" | awk '$1 == "non200" { print $2 }')
+    if [ "$(echo "$out" | awk '$1 == "ran_out" { print $2 }')" != 0 ]; then
+        echo "WARNING: $phase ran out of events (raise RATE_GUESS): its figures are too low" >&2
+    fi
+}
+
+# phase_size PHASE: how many events PHASE has.
+phase_size() {
+    case $1 in warm_*) echo "$PER_WARM" ;; *) echo "$PER_RUN" ;; esac
+}
+
+echo "# setting up (packages, build, cluster, $((4 * PER_RUN + 2 * PER_WARM)) carts and events)" >&2
+sw_ensure_packages wrk
+sw_build_stage 2>"$WORK/build.log" || { cat "$WORK/build.log"; exit 1; }
+sw_cluster_start bench "max_connections = 300" "stripe_webhook.log_level = debug1" >/dev/null
+createdb bench
+psql_bench >/dev/null <<SQL
+CREATE EXTENSION stripe_webhook;
+\i sql/relay_role.sql
+INSERT INTO stripe_webhook.signing_secrets (secret) VALUES ('$SECRET');
+SQL
+
+# Products with stock for every cart; the carts (3 lines each) and their
+# events, one set per phase.  Cart n belongs to user bench-n.
+PHASES="warm_db warm_relay"
+for c in $CLIENTS; do PHASES="$PHASES db$c relay$c"; done
+psql_bench -v tmpl="$(cat "$TEMPLATE")" -v phases="$PHASES" \
+    -v per_run="$PER_RUN" -v per_warm="$PER_WARM" >/dev/null <<'SQL'
+INSERT INTO stripe_webhook.products (id, name, price_amount, currency, stock)
+SELECT g, 'bench product ' || g, 100 * g, 'usd', 1000000000 FROM generate_series(1, 20) g;
+
+CREATE TABLE public.bench_phases AS
+SELECT p.phase, p.ord,
+       coalesce(sum(p.size) OVER (ORDER BY p.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS first_cart,
+       p.size
+FROM (SELECT phase, ord, CASE WHEN phase LIKE 'warm_%' THEN :per_warm ELSE :per_run END AS size
+      FROM unnest(string_to_array(:'phases', ' ')) WITH ORDINALITY AS u(phase, ord)) p;
+
+INSERT INTO stripe_webhook.carts (id, user_id)
+SELECT n, 'bench-' || n FROM generate_series(1, (SELECT sum(size) FROM public.bench_phases)::int) n;
+SELECT setval(pg_get_serial_sequence('stripe_webhook.carts', 'id'), (SELECT max(id) FROM stripe_webhook.carts));
+INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
+SELECT c.id, v.p, v.q
+FROM stripe_webhook.carts c,
+     LATERAL (VALUES (c.id % 20 + 1, 1), ((c.id + 7) % 20 + 1, 2), ((c.id + 13) % 20 + 1, 1)) v(p, q);
+
+CREATE TABLE public.bench_events (phase text, n integer, body text NOT NULL, header text,
+                                  PRIMARY KEY (phase, n));
+INSERT INTO public.bench_events (phase, n, body)
+SELECT ph.phase, (c.id - ph.first_cart)::int,
+       jsonb_set(jsonb_set(jsonb_set(jsonb_set(jsonb_set(jsonb_set(:'tmpl'::jsonb,
+           '{id}', to_jsonb('evt_bench_' || ph.phase || '_' || c.id)),
+           '{data,object,id}', to_jsonb('cs_bench_' || c.id)),
+           '{data,object,client_reference_id}', to_jsonb(c.id::text)),
+           '{data,object,metadata}', jsonb_build_object('user_id', c.user_id, 'cart_id', c.id::text)),
+           '{data,object,amount_subtotal}', to_jsonb(s.subtotal)),
+           '{data,object,amount_total}', to_jsonb(s.subtotal + 500))::text
+FROM stripe_webhook.carts c
+JOIN public.bench_phases ph ON c.id > ph.first_cart AND c.id <= ph.first_cart + ph.size
+CROSS JOIN LATERAL (SELECT sum(i.quantity * p.price_amount) AS subtotal
+                    FROM stripe_webhook.cart_items i JOIN stripe_webhook.products p ON p.id = i.product_id
+                    WHERE i.cart_id = c.id) s;
+
+SELECT format('CREATE SEQUENCE public.seq_%s', phase) FROM public.bench_phases \gexec
+VACUUM ANALYZE;
+SQL
+
+RELAY_PORT=$(sw_free_port)
+"$SW_BINDIR/stripe-webhook-relay" --listen "127.0.0.1:$RELAY_PORT" \
+    --database-url "host=$PGHOST port=$PGPORT dbname=bench user=stripe_webhook_relay" \
+    --pool-size "$POOL" --threads "$THREADS" 2>"$WORK/relay.log" &
+RELAY_PID=$!
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$RELAY_PORT/healthz" && break
+    sleep 0.05
+done
+
+echo "# warming up ($WARM_SECS s each)" >&2
+run_db warm_db 16 "$WARM_SECS"
+run_relay warm_relay 16 "$WARM_SECS"
+
+printf 'stripe-webhook-relay benchmark: checkout.session.completed, 3-item carts, %d s per run,\n' "$SECS"
+printf '%s CPUs, relay pool %s connections; each event distinct, signed just before its run\n\n' \
+    "$(nproc)" "$POOL"
+printf '%-8s %-34s %10s %8s %8s %8s\n' clients path events/s p50_ms p99_ms not_ok
+for c in $CLIENTS; do
+    run_db "db$c" "$c" "$SECS"
+    DB_TPS=$TPS DB_P50=$P50
+    printf '%-8s %-34s %10.0f %8s %8s %8s\n' "$c" "database: pgbench, no HTTP" "$TPS" "$P50" "$P99" "$BAD"
+    run_relay "relay$c" "$c" "$SECS"
+    printf '%-8s %-34s %10.0f %8s %8s %8s\n' "$c" "relay: wrk -> HTTP -> relay -> db" "$TPS" "$P50" "$P99" "$BAD"
+    awk -v r="$TPS" -v d="$DB_TPS" -v rl="$P50" -v dl="$DB_P50" -v c="$c" -v p99="$P99" 'BEGIN {
+        printf "%-8s relay/database: throughput %.0f%%, p50 %+.0f%%", c, 100 * r / d, 100 * (rl / dl - 1)
+        if (c == 16)
+            printf "  [targets: throughput >= 85%%: %s; p99 < 50 ms: %s]", (r >= 0.85 * d ? "met" : "MISSED"), (p99 < 50 ? "met" : "MISSED")
+        printf "\n" }'
+done
+
+echo
+psql_bench -At -c "SELECT 'events by status: ' || string_agg(status || ' ' || n, ', ') FROM
+                   (SELECT status, count(*) AS n FROM stripe_webhook.events GROUP BY status) s"
+psql_bench -At -c "SELECT 'orders: ' || count(*) || ', confirmed: ' || count(*) FILTER (WHERE status = 'confirmed')
+                   FROM stripe_webhook.orders"

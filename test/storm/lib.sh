@@ -1,0 +1,166 @@
+# test/storm/lib.sh: shared pieces of the storm and fault tests.
+#
+# Source it from bash after test/lib/common.sh, with a cluster running
+# (sw_cluster_start) and STORM_WORK set to a scratch directory.  It gives:
+#
+#   tap_ok COND TEXT [DIAG]    one TAP line ("ok N - TEXT" when COND is 0)
+#   storm_db_create DB N       database DB: extension, relay role, a signing
+#                              secret, the storm's shop for N carts
+#                              (test/storm/setup.sql); the paid sessions go
+#                              to $STORM_WORK/DB.sessions.csv
+#   storm_relay_start DB PORT [flags]
+#                              stripe-webhook-relay as the relay role on
+#                              127.0.0.1:PORT (RELAY_PID), waits for /healthz
+#   storm_relay_stop / storm_relay_kill
+#                              SIGTERM and wait / SIGKILL and wait
+#   storm_driver DB PORT NAME [driver flags]
+#                              test/storm/driver.py against the relay; report
+#                              in $STORM_WORK/NAME.json, log in NAME.log
+#   storm_wait_progress NAME N wait until the driver finished N deliveries
+#   storm_check DB NAME        run test/lib/invariants.sql, one TAP line per
+#                              invariant; the table goes to NAME.invariants;
+#                              STORM_VIOLATIONS gets the total
+#   storm_fig NAME KEY         one figure from a driver report
+#
+# Every process started here is remembered by PID and stopped by PID.
+
+STORM_DIR=$SW_ROOT/test/storm
+STORM_PY=/usr/bin/python3
+STORM_TEMPLATE=$SW_ROOT/test/fixtures/event.checkout.session.completed.paid.json
+STORM_SECRET=${STORM_SECRET:-whsec_storm_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
+RELAY_PID=
+TAP_N=${TAP_N:-0}
+TAP_FAILED=${TAP_FAILED:-0}
+
+# tap_ok COND TEXT [DIAG]: COND "0" passes.
+tap_ok() {
+    TAP_N=$((TAP_N + 1))
+    if [ "$1" = 0 ]; then
+        echo "ok $TAP_N - $2"
+    else
+        TAP_FAILED=$((TAP_FAILED + 1))
+        echo "not ok $TAP_N - $2"
+        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+    fi
+    return 0
+}
+
+# storm_q DB SQL: one value, as the superuser.
+storm_q() {
+    psql -qAtX -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
+
+# storm_db_create DB SESSIONS
+storm_db_create() {
+    local db=$1 n=$2
+    psql -qX -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null || return 1
+    psql -qX -v ON_ERROR_STOP=1 -d "$db" -v secret="$STORM_SECRET" -v sessions="$n" >/dev/null <<SQL || return 1
+CREATE EXTENSION stripe_webhook;
+\i $SW_ROOT/sql/relay_role.sql
+INSERT INTO stripe_webhook.signing_secrets (secret, description) VALUES (:'secret', 'storm');
+\i $STORM_DIR/setup.sql
+\copy (SELECT session_id, event_id, cart_id, user_id, amount_subtotal, currency FROM sw_proof.paid_sessions ORDER BY cart_id, session_id) TO '$STORM_WORK/$db.sessions.csv' CSV
+SQL
+}
+
+# storm_relay_start DB PORT [relay flags...]: 0 once /healthz answers 200;
+# otherwise the relay's last log lines go to stderr.
+storm_relay_start() {
+    local db=$1 port=$2 i
+    shift 2
+    "$SW_BINDIR/stripe-webhook-relay" \
+        --database-url "host=$PGHOST port=$PGPORT dbname=$db user=stripe_webhook_relay" \
+        --listen "127.0.0.1:$port" "$@" >>"$STORM_WORK/relay-$db.log" 2>&1 &
+    RELAY_PID=$!
+    for i in $(seq 1 200); do
+        [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] && return 0
+        kill -0 "$RELAY_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    tail -5 "$STORM_WORK/relay-$db.log" | sed 's/^/# relay: /' >&2
+    storm_relay_kill
+    return 1
+}
+
+# storm_relay_stop: SIGTERM (finish what is in flight), wait; 0 if it exited 0.
+storm_relay_stop() {
+    local rc=0
+    [ -n "$RELAY_PID" ] || return 0
+    kill -TERM "$RELAY_PID" 2>/dev/null
+    wait "$RELAY_PID" 2>/dev/null || rc=$?
+    RELAY_PID=
+    return $rc
+}
+
+# storm_relay_kill: SIGKILL, wait.
+storm_relay_kill() {
+    [ -n "$RELAY_PID" ] || return 0
+    kill -KILL "$RELAY_PID" 2>/dev/null
+    wait "$RELAY_PID" 2>/dev/null
+    RELAY_PID=
+    return 0
+}
+
+# storm_driver DB PORT NAME [driver flags...]: run the driver in the
+# foreground; its exit status is the driver's.
+storm_driver() {
+    local db=$1 port=$2 name=$3
+    shift 3
+    rm -f "$STORM_WORK/$name.progress"
+    "$STORM_PY" "$STORM_DIR/driver.py" --url "http://127.0.0.1:$port" --secret "$STORM_SECRET" \
+        --sessions "$STORM_WORK/$db.sessions.csv" --template "$STORM_TEMPLATE" \
+        --progress "$STORM_WORK/$name.progress" --report "$STORM_WORK/$name.json" "$@" \
+        2>"$STORM_WORK/$name.log"
+}
+
+# storm_wait_progress NAME N [TIMEOUT_S]: until the driver finished N
+# deliveries of its first pass (or finished it altogether).
+storm_wait_progress() {
+    local f=$STORM_WORK/$1.progress n=$2 limit=$((${3:-60} * 50)) i done total
+    for ((i = 0; i < limit; i++)); do
+        if [ -f "$f" ]; then
+            read -r done total <"$f" 2>/dev/null || true
+            if [ -n "${done:-}" ] && { [ "$done" -ge "$n" ] || [ "$done" -ge "$total" ]; }; then
+                return 0
+            fi
+        fi
+        sleep 0.02
+    done
+    return 1
+}
+
+# storm_fig NAME KEY: a figure of a driver report (JSON text of the value).
+storm_fig() {
+    "$STORM_PY" -c 'import json, sys
+v = json.load(open(sys.argv[1])).get(sys.argv[2])
+print(v if isinstance(v, (int, float, str)) else json.dumps(v, sort_keys=True))' "$STORM_WORK/$1.json" "$2"
+}
+
+# storm_driver_tap NAME RC: TAP lines for a finished driver run.
+storm_driver_tap() {
+    local name=$1 rc=$2
+    tap_ok "$rc" "$name: every delivery answered 2xx in the end, one order per event in the answers" \
+        "$(grep -E '^# (problem|final_status|first_pass_status)' "$STORM_WORK/$name.log" | head -20)"
+}
+
+# storm_check DB NAME: the invariant checker, one TAP line per invariant.
+storm_check() {
+    local db=$1 name=$2 inv checked viol example
+    STORM_VIOLATIONS=0
+    if ! psql -qAtX -v ON_ERROR_STOP=1 -F '|' -d "$db" -f "$SW_ROOT/test/lib/invariants.sql" \
+        >"$STORM_WORK/$name.invariants" 2>&1; then
+        tap_ok 1 "$name: invariant checker runs" "$(cat "$STORM_WORK/$name.invariants")"
+        STORM_VIOLATIONS=1
+        return
+    fi
+    while IFS='|' read -r inv checked viol example; do
+        STORM_VIOLATIONS=$((STORM_VIOLATIONS + viol))
+        tap_ok "$([ "$viol" = 0 ] && echo 0 || echo 1)" \
+            "$name: $inv ($checked checked, $viol violations)" "first violator: $example"
+    done <"$STORM_WORK/$name.invariants"
+}
+
+# storm_invariant_count NAME: how many invariants the checker reported on.
+storm_invariant_count() {
+    grep -c . "$STORM_WORK/$1.invariants"
+}

@@ -20,7 +20,7 @@
 # least 85% of it), and its p99 stays under 50 ms.
 #
 # Environment: RATE_GUESS (events/s upper estimate, sizes the event sets;
-# default 2500), RELAY_POOL_SIZE, RELAY_THREADS, SW_STAGE/SW_KEEP as for the
+# default 2500), RELAY_POOL_SIZE, SW_STAGE/SW_KEEP as for the
 # tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,7 +36,6 @@ PER_DB=$((RATE_GUESS * (SECS + DB_WARM + 5)))
 PER_WARM=$((RATE_GUESS * WARM_SECS))
 PER_WARM_DB=$((RATE_GUESS * (WARM_SECS + DB_WARM + 5)))
 POOL=${RELAY_POOL_SIZE:-4}
-THREADS=${RELAY_THREADS:-0}
 TEMPLATE=demo/checkout.session.completed.json
 SECRET=whsec_bench_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d /tmp/sw-bench-relay.XXXXXX)
@@ -202,7 +201,7 @@ SQL
 RELAY_PORT=$(sw_free_port)
 "$SW_BINDIR/stripe-webhook-relay" --listen "127.0.0.1:$RELAY_PORT" \
     --database-url "host=$PGHOST port=$PGPORT dbname=bench user=stripe_webhook_relay" \
-    --pool-size "$POOL" --threads "$THREADS" 2>"$WORK/relay.log" &
+    --pool-size "$POOL" 2>"$WORK/relay.log" &
 RELAY_PID=$!
 for _ in $(seq 1 100); do
     curl -s -o /dev/null "http://127.0.0.1:$RELAY_PORT/healthz" && break

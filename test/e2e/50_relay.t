@@ -298,7 +298,7 @@ stop_relay
 
 # --- pool exhausted, statement timeout ------------------------------------------
 
-start_relay relay-pool.log --pool-size 1 --threads 3 --pool-wait-ms 300 --statement-timeout-ms 3000
+start_relay relay-pool.log --pool-size 1 --pool-wait-ms 300 --statement-timeout-ms 3000
 CART3=$(make_cart u3)
 make_event ev3 evt_RelayE2E3 cs_test_relay_e2e_3 "$CART3" u3
 hold_orders_lock

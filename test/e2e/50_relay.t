@@ -216,6 +216,17 @@ is "$(q "SELECT string_agg(stock::text, ',' ORDER BY id) FROM stripe_webhook.pro
 is "$(q "SELECT status FROM stripe_webhook.events WHERE id = 'evt_RelayE2E1'")" processed \
     "valid event: recorded as processed"
 
+# non-ASCII text passes byte for byte (the signature covers the exact bytes)
+CART6=$(make_cart u6)
+make_event ev6 evt_RelayE2E6 cs_test_relay_e2e_6 "$CART6" u6
+NAME='Zoë Ünïcødé 😀 €'
+sed "s/\"name\": \"Ada Lovelace\"/\"name\": \"$NAME\"/g" "$WORK/ev6.json" >"$WORK/ev6u.json"
+mv "$WORK/ev6u.json" "$WORK/ev6.json"
+sign ev6
+like "$(post ev6)" '^200 ' "event with non-ASCII UTF-8 (2-, 3- and 4-byte characters): 200"
+is "$(q "SELECT shipping_name FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_relay_e2e_6'")" \
+    "$NAME" "non-ASCII text arrives unchanged"
+
 AFTER1=$(counts)
 R=$(post ev1)
 like "$R" "^200 .*\"order_id\": \"$ORDER1\"" "duplicate delivery: 200 with the same order"

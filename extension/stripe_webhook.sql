@@ -292,7 +292,9 @@ COMMENT ON FUNCTION stripe_webhook.stripe_apply_session_event(text, jsonb) IS
 -- table; stripe_handle_webhook() reads it as the owner (SECURITY DEFINER).
 CREATE TABLE stripe_webhook.signing_secrets (
     id          bigserial PRIMARY KEY,
-    secret      text NOT NULL CONSTRAINT signing_secrets_secret_not_empty CHECK (secret <> ''),
+    -- empty or blank (only spaces, tabs, line breaks) never verifies
+    secret      text NOT NULL
+                CONSTRAINT signing_secrets_secret_not_blank CHECK (pg_catalog.btrim(secret, E' \t\n\x0B\f\r') <> ''),
     description text,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     expires_at  timestamptz NULL
@@ -349,7 +351,7 @@ CREATE TABLE stripe_webhook.rejected_deliveries (
     reason          text PRIMARY KEY
                     CONSTRAINT rejected_deliveries_reason_check
                     CHECK (reason IN ('missing_header', 'bad_header', 'no_signature', 'too_old',
-                                      'no_match', 'no_secret')),
+                                      'no_match', 'no_payload', 'no_secret')),
     count           bigint NOT NULL DEFAULT 0,
     first_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_at         timestamptz NOT NULL DEFAULT pg_catalog.now()

@@ -7,8 +7,9 @@
  * A relay hands over the raw body and the Stripe-Signature header and
  * answers Stripe with the "status" of the returned jsonb:
  *
- *	 400  NULL payload; NULL or empty header; signature rejected (message as
- *		  Stripe's libraries word it); body not JSON, not an object, not a
+ *	 400  NULL payload; NULL or empty header; empty payload or signature
+ *		  rejected (message as Stripe's libraries word it); body not JSON,
+ *		  not an object, not a
  *		  Stripe event.  Nothing is written except, for signature problems,
  *		  a counter in stripe_webhook.rejected_deliveries.
  *	 500  no active signing secret ("webhook secret not configured"; also
@@ -345,6 +346,12 @@ VerifySignature(Delivery *d)
 		case STRIPE_SIG_MISMATCH:
 			Reject(d, WEBHOOK_HTTP_BAD_REQUEST, stripe_sig_status_message(status), "no_match");
 			break;
+		case STRIPE_SIG_NO_PAYLOAD:
+			Reject(d, WEBHOOK_HTTP_BAD_REQUEST, stripe_sig_status_message(status), "no_payload");
+			break;
+		default:
+			/* blank secrets are refused by a CHECK; OpenSSL failures raise */
+			elog(ERROR, "unexpected signature verification status %d", (int) status);
 	}
 	return false;
 }

@@ -4,7 +4,7 @@
 -- 40001/40P01 reaching the caller) and errors while recording.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(73);
+SELECT plan(69);
 
 -- Failure injection: a trigger on orders (the processing step) and one on
 -- events (the recording step) raise the SQLSTATE found in a setting, or

@@ -13,10 +13,272 @@
 ---------------------------------------------------------------------------
 -- Section: signatures (issue 2)
 ---------------------------------------------------------------------------
+-- Stripe-Signature verification in C (src/signature.c, src/stripe_sig.c).
+-- Every function here is a pure function of its arguments (no table access,
+-- no settings): IMMUTABLE and PARALLEL SAFE.  "at" defaults to now(), which
+-- the caller's expression evaluates, so the functions themselves stay
+-- IMMUTABLE.  They are not STRICT: NULL payload or header is a failed check,
+-- NULL/empty/blank secrets and NULL tolerance/at are errors.
+-- EXECUTE is granted to PUBLIC: the functions read nothing and reveal
+-- nothing the caller did not pass in (callers still need USAGE on the
+-- schema).
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature(
+    payload text,
+    signature_header text,
+    secret text,
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text, integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text, integer, timestamptz) IS
+'True when the Stripe-Signature header signs payload (t "." payload, HMAC-SHA256 keyed with the whole secret string, lower-case hex, any v1) and at - t <= tolerance seconds (0: no age check, negative: always false). False for any failed check and for a NULL payload or header. Errors: NULL, empty or blank secret (22023); NULL tolerance or at (22004).';
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature(
+    payload text,
+    signature_header text,
+    secret text[],
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature_any'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text[], integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text[], integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text[], integer, timestamptz) IS
+'As stripe_verify_signature(text, text, text, ...), valid when any of the secrets matches (secret rolling). Errors: NULL or empty array, or an element that is NULL, empty or blank (22023); NULL tolerance or at (22004).';
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature_strict(
+    payload text,
+    signature_header text,
+    secret text,
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature_strict'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text, integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text, integer, timestamptz) IS
+'Returns true, or raises with the reason: SW101 unable to extract timestamp and signatures from header (also a NULL header), SW102 no signatures found with expected scheme v1, SW103 timestamp outside the tolerance zone, SW104 no signatures found matching the expected signature for payload, SW105 no webhook payload was provided (NULL or empty payload). Argument errors as stripe_verify_signature.';
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature_strict(
+    payload text,
+    signature_header text,
+    secret text[],
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature_strict_any'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text[], integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text[], integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text[], integer, timestamptz) IS
+'The strict variant over several secrets (valid when any matches); same SQLSTATEs as stripe_verify_signature_strict(text, text, text, ...).';
+
+CREATE FUNCTION stripe_webhook.stripe_signature_failure(
+    payload text,
+    signature_header text,
+    secret text,
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS text
+AS 'MODULE_PATHNAME', 'stripe_signature_failure'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text, integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text, integer, timestamptz) IS
+'NULL when stripe_verify_signature would return true; otherwise the reason in Stripe''s words: "Unable to extract timestamp and signatures from header", "No signatures found with expected scheme v1", "Timestamp outside the tolerance zone", "No signatures found matching the expected signature for payload" or "No webhook payload was provided". Argument errors as stripe_verify_signature.';
+
+CREATE FUNCTION stripe_webhook.stripe_signature_failure(
+    payload text,
+    signature_header text,
+    secret text[],
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS text
+AS 'MODULE_PATHNAME', 'stripe_signature_failure_any'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text[], integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text[], integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text[], integer, timestamptz) IS
+'stripe_signature_failure over several secrets (NULL when any matches).';
+
+CREATE FUNCTION stripe_webhook.stripe_signature_header(
+    payload text,
+    secret text,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS text
+AS 'MODULE_PATHNAME', 'stripe_signature_header'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamptz) IS
+'The Stripe-Signature header Stripe would send for payload signed with secret at time at: "t=<unix seconds, rounded down>,v1=<lower-case hex HMAC-SHA256>", as stripe-node''s webhooks.generateTestHeaderString. NULL payload gives NULL. Errors: NULL, empty or blank secret (22023); NULL at (22004).';
+
 
 ---------------------------------------------------------------------------
 -- Section: shop schema and fulfilment (issue 3)
 ---------------------------------------------------------------------------
+-- The shop's catalogue, carts and orders.  Table and column names are a
+-- public contract (relays, tools and users rely on them).  Money is in the
+-- currency's minor units, as Stripe counts it (cents for usd).  The data
+-- tables are registered with pg_extension_config_dump so that pg_dump keeps
+-- their rows.  Nothing is granted to PUBLIC: the shop's own roles get what
+-- they need explicitly.
+
+-- Products: price and stock.  Stock never goes below zero (the fulfilment
+-- takes what is there and records the shortfall instead).
+CREATE TABLE stripe_webhook.products (
+    id           bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    name         text NOT NULL,
+    price_amount bigint NOT NULL CONSTRAINT products_price_amount_check CHECK (price_amount >= 0),
+    currency     text NOT NULL DEFAULT 'usd'
+                 CONSTRAINT products_currency_check CHECK (currency ~ '^[a-z]{3}$'),
+    stock        integer NOT NULL CONSTRAINT products_stock_check CHECK (stock >= 0)
+);
+COMMENT ON TABLE stripe_webhook.products IS
+    'Catalogue: price in minor units of a lower-case ISO currency, stock never negative.';
+
+-- Carts: a user has at most one unlocked (active) cart.  Fulfilment locks the
+-- paid cart (locked, locked_at, checkout_session_id) and gives the user a new
+-- active cart.  A cart the application locks itself (e.g. when checkout
+-- starts) has checkout_session_id NULL until a session fulfils it.
+CREATE TABLE stripe_webhook.carts (
+    id                  bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    user_id             text NOT NULL CONSTRAINT carts_user_id_check CHECK (user_id <> ''),
+    locked              boolean NOT NULL DEFAULT false,
+    locked_at           timestamptz,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    checkout_session_id text,
+    CONSTRAINT carts_locked_at_check CHECK (locked OR locked_at IS NULL),
+    CONSTRAINT carts_session_locked_check CHECK (checkout_session_id IS NULL OR locked)
+);
+CREATE UNIQUE INDEX carts_one_active_per_user ON stripe_webhook.carts (user_id) WHERE NOT locked;
+CREATE INDEX carts_user_id_idx ON stripe_webhook.carts (user_id);
+COMMENT ON TABLE stripe_webhook.carts IS
+    'Shopping carts; at most one unlocked cart per user (carts_one_active_per_user).';
+COMMENT ON COLUMN stripe_webhook.carts.checkout_session_id IS
+    'The Checkout Session whose fulfilment locked this cart (NULL if unlocked or locked by the application).';
+
+-- Cart lines: one row per product per cart, so quantities are already
+-- aggregated per product.
+CREATE TABLE stripe_webhook.cart_items (
+    cart_id    bigint NOT NULL REFERENCES stripe_webhook.carts (id) ON DELETE CASCADE,
+    product_id bigint NOT NULL REFERENCES stripe_webhook.products (id),
+    quantity   integer NOT NULL CONSTRAINT cart_items_quantity_check CHECK (quantity > 0),
+    PRIMARY KEY (cart_id, product_id)
+);
+CREATE INDEX cart_items_product_id_idx ON stripe_webhook.cart_items (product_id);
+COMMENT ON TABLE stripe_webhook.cart_items IS 'Cart lines, one per product per cart.';
+
+-- Orders: exactly one per Checkout Session (UNIQUE checkout_session_id is
+-- what makes repeated and concurrent deliveries harmless).
+CREATE TABLE stripe_webhook.orders (
+    id                   uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    user_id              text NOT NULL,
+    cart_id              bigint REFERENCES stripe_webhook.carts (id),
+    checkout_session_id  text NOT NULL CONSTRAINT orders_checkout_session_id_key UNIQUE,
+    payment_intent_id    text,
+    status               text NOT NULL
+                         CONSTRAINT orders_status_check
+                         CHECK (status IN ('pending', 'confirmed', 'needs_review', 'cancelled')),
+    payment_status       text NOT NULL
+                         CONSTRAINT orders_payment_status_check
+                         CHECK (payment_status IN ('unpaid', 'paid', 'failed')),
+    currency             text NOT NULL CONSTRAINT orders_currency_check CHECK (currency ~ '^[a-z]{3}$'),
+    amount_subtotal      bigint NOT NULL CONSTRAINT orders_amount_subtotal_check CHECK (amount_subtotal >= 0),
+    amount_total         bigint NOT NULL CONSTRAINT orders_amount_total_check CHECK (amount_total >= 0),
+    customer_email       text,
+    shipping_name        text,
+    shipping_line1       text,
+    shipping_line2       text,
+    shipping_city        text,
+    shipping_state       text,
+    shipping_postal_code text,
+    shipping_country     text,
+    review_reason        text,
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT orders_review_reason_check CHECK (status <> 'needs_review' OR review_reason IS NOT NULL),
+    CONSTRAINT orders_pending_unpaid_check CHECK (status <> 'pending' OR payment_status = 'unpaid'),
+    CONSTRAINT orders_confirmed_paid_check CHECK (status <> 'confirmed' OR payment_status = 'paid')
+);
+CREATE INDEX orders_cart_id_idx ON stripe_webhook.orders (cart_id);
+CREATE INDEX orders_user_id_idx ON stripe_webhook.orders (user_id);
+CREATE INDEX orders_needs_review_idx ON stripe_webhook.orders (created_at) WHERE status = 'needs_review';
+COMMENT ON TABLE stripe_webhook.orders IS
+    'One order per Checkout Session; amounts in the shop''s currency (minor units).';
+COMMENT ON COLUMN stripe_webhook.orders.review_reason IS
+    'Why staff must look at the order (duplicate payment, stock short, amount mismatch, ...); set whenever status is needs_review.';
+
+-- Order lines: the cart's lines at the time of payment.  unit_amount is the
+-- product's price then; stock_taken is what this line holds from the
+-- product's stock now (returned, and set to 0, when the order is cancelled);
+-- shortfall is what was missing when the order was created.
+CREATE TABLE stripe_webhook.order_items (
+    order_id    uuid NOT NULL REFERENCES stripe_webhook.orders (id) ON DELETE CASCADE,
+    product_id  bigint NOT NULL REFERENCES stripe_webhook.products (id),
+    quantity    integer NOT NULL CONSTRAINT order_items_quantity_check CHECK (quantity > 0),
+    unit_amount bigint NOT NULL CONSTRAINT order_items_unit_amount_check CHECK (unit_amount >= 0),
+    shortfall   integer NOT NULL DEFAULT 0
+                CONSTRAINT order_items_shortfall_check CHECK (shortfall >= 0 AND shortfall <= quantity),
+    stock_taken integer NOT NULL DEFAULT 0
+                CONSTRAINT order_items_stock_taken_check CHECK (stock_taken >= 0 AND stock_taken <= quantity),
+    PRIMARY KEY (order_id, product_id)
+);
+CREATE INDEX order_items_product_id_idx ON stripe_webhook.order_items (product_id);
+COMMENT ON TABLE stripe_webhook.order_items IS
+    'Order lines: quantity, price when ordered, shortfall at creation, stock currently held.';
+
+-- Sessions that failed or expired before (or without) an order.  A late
+-- checkout.session.completed for one of them never takes stock: its order is
+-- created as needs_review so that the money is not dropped.
+CREATE TABLE stripe_webhook.checkout_sessions (
+    id          text PRIMARY KEY,
+    cart_id     bigint,
+    user_id     text,
+    outcome     text NOT NULL
+                CONSTRAINT checkout_sessions_outcome_check CHECK (outcome IN ('expired', 'payment_failed')),
+    order_id    uuid REFERENCES stripe_webhook.orders (id) ON DELETE SET NULL,
+    recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE stripe_webhook.checkout_sessions IS
+    'Checkout Sessions recorded as expired or payment_failed (first outcome wins).';
+
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.products', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.carts', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.cart_items', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_items', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.checkout_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.products_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.carts_id_seq', '');
+
+-- stripe_fulfill_session(session jsonb) RETURNS uuid: the whole
+-- checkout.session.completed transaction (src/fulfil.c).
+CREATE FUNCTION stripe_webhook.stripe_fulfill_session(session jsonb)
+RETURNS uuid
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'stripe_fulfill_session';
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_fulfill_session(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_fulfill_session(jsonb) IS
+    'Fulfil a paid (or pending) Checkout Session: lock the cart, create the order and its items, take stock, give the user a new cart.  Idempotent per session; returns the order id.';
+
+-- stripe_apply_session_event(event_type, session): the Checkout Session
+-- state machine (completed, async_payment_succeeded, async_payment_failed,
+-- expired) for callers that have verified the event themselves; the webhook
+-- handler runs the same code.
+CREATE FUNCTION stripe_webhook.stripe_apply_session_event(event_type text, session jsonb)
+RETURNS jsonb
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'stripe_apply_session_event';
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_apply_session_event(text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_apply_session_event(text, jsonb) IS
+    'Apply one checkout.session.* event (completed, async_payment_succeeded, async_payment_failed, expired) to orders, carts and stock; returns {"order_id", "message"}.';
 
 ---------------------------------------------------------------------------
 -- Section: webhook handler, signing secrets, event inbox (issue 4)

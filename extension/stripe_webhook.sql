@@ -13,6 +13,112 @@
 ---------------------------------------------------------------------------
 -- Section: signatures (issue 2)
 ---------------------------------------------------------------------------
+-- Stripe-Signature verification in C (src/signature.c, src/stripe_sig.c).
+-- Every function here is a pure function of its arguments (no table access,
+-- no settings): IMMUTABLE and PARALLEL SAFE.  "at" defaults to now(), which
+-- the caller's expression evaluates, so the functions themselves stay
+-- IMMUTABLE.  They are not STRICT: NULL payload or header is a failed check,
+-- NULL/empty/blank secrets and NULL tolerance/at are errors.
+-- EXECUTE is granted to PUBLIC: the functions read nothing and reveal
+-- nothing the caller did not pass in (callers still need USAGE on the
+-- schema).
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature(
+    payload text,
+    signature_header text,
+    secret text,
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text, integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text, integer, timestamptz) IS
+'True when the Stripe-Signature header signs payload (t "." payload, HMAC-SHA256 keyed with the whole secret string, lower-case hex, any v1) and at - t <= tolerance seconds (0: no age check, negative: always false). False for any failed check and for a NULL payload or header. Errors: NULL, empty or blank secret (22023); NULL tolerance or at (22004).';
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature(
+    payload text,
+    signature_header text,
+    secret text[],
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature_any'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text[], integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text[], integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature(text, text, text[], integer, timestamptz) IS
+'As stripe_verify_signature(text, text, text, ...), valid when any of the secrets matches (secret rolling). Errors: NULL or empty array, or an element that is NULL, empty or blank (22023); NULL tolerance or at (22004).';
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature_strict(
+    payload text,
+    signature_header text,
+    secret text,
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature_strict'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text, integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text, integer, timestamptz) IS
+'Returns true, or raises with the reason: SW101 unable to extract timestamp and signatures from header (also a NULL header), SW102 no signatures found with expected scheme v1, SW103 timestamp outside the tolerance zone, SW104 no signatures found matching the expected signature for payload, SW105 no webhook payload was provided (NULL or empty payload). Argument errors as stripe_verify_signature.';
+
+CREATE FUNCTION stripe_webhook.stripe_verify_signature_strict(
+    payload text,
+    signature_header text,
+    secret text[],
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_verify_signature_strict_any'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text[], integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text[], integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_verify_signature_strict(text, text, text[], integer, timestamptz) IS
+'The strict variant over several secrets (valid when any matches); same SQLSTATEs as stripe_verify_signature_strict(text, text, text, ...).';
+
+CREATE FUNCTION stripe_webhook.stripe_signature_failure(
+    payload text,
+    signature_header text,
+    secret text,
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS text
+AS 'MODULE_PATHNAME', 'stripe_signature_failure'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text, integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text, integer, timestamptz) IS
+'NULL when stripe_verify_signature would return true; otherwise the reason in Stripe''s words: "Unable to extract timestamp and signatures from header", "No signatures found with expected scheme v1", "Timestamp outside the tolerance zone", "No signatures found matching the expected signature for payload" or "No webhook payload was provided". Argument errors as stripe_verify_signature.';
+
+CREATE FUNCTION stripe_webhook.stripe_signature_failure(
+    payload text,
+    signature_header text,
+    secret text[],
+    tolerance integer DEFAULT 300,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS text
+AS 'MODULE_PATHNAME', 'stripe_signature_failure_any'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text[], integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text[], integer, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_signature_failure(text, text, text[], integer, timestamptz) IS
+'stripe_signature_failure over several secrets (NULL when any matches).';
+
+CREATE FUNCTION stripe_webhook.stripe_signature_header(
+    payload text,
+    secret text,
+    at timestamptz DEFAULT pg_catalog.now())
+RETURNS text
+AS 'MODULE_PATHNAME', 'stripe_signature_header'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamptz) TO PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamptz) IS
+'The Stripe-Signature header Stripe would send for payload signed with secret at time at: "t=<unix seconds, rounded down>,v1=<lower-case hex HMAC-SHA256>", as stripe-node''s webhooks.generateTestHeaderString. NULL payload gives NULL. Errors: NULL, empty or blank secret (22023); NULL at (22004).';
+
 
 ---------------------------------------------------------------------------
 -- Section: shop schema and fulfilment (issue 3)
@@ -177,3 +283,139 @@ COMMENT ON FUNCTION stripe_webhook.stripe_apply_session_event(text, jsonb) IS
 ---------------------------------------------------------------------------
 -- Section: webhook handler, signing secrets, event inbox (issue 4)
 ---------------------------------------------------------------------------
+
+-- Signing secrets.  One row per Stripe webhook endpoint secret ("whsec_...").
+-- Several rows may be active at once: when a secret is rolled in Stripe's
+-- Dashboard the old one stays valid for a while, and deliveries carry one
+-- v1 signature per active secret.  A row whose expires_at has passed never
+-- verifies anything.  Only the extension's owner can read or change this
+-- table; stripe_handle_webhook() reads it as the owner (SECURITY DEFINER).
+CREATE TABLE stripe_webhook.signing_secrets (
+    id          bigserial PRIMARY KEY,
+    -- empty or blank (only spaces, tabs, line breaks) never verifies
+    secret      text NOT NULL
+                CONSTRAINT signing_secrets_secret_not_blank CHECK (pg_catalog.btrim(secret, E' \t\n\x0B\f\r') <> ''),
+    description text,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at  timestamptz NULL
+);
+REVOKE ALL ON TABLE stripe_webhook.signing_secrets FROM PUBLIC;
+REVOKE ALL ON SEQUENCE stripe_webhook.signing_secrets_id_seq FROM PUBLIC;
+COMMENT ON TABLE stripe_webhook.signing_secrets IS
+    'Stripe webhook signing secrets (whsec_...); a row verifies while expires_at is NULL or in the future. Owner only.';
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.signing_secrets', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.signing_secrets_id_seq', '');
+
+-- The event inbox.  Every delivery whose signature verified and whose body
+-- is a Stripe event is recorded here, keyed by Stripe's event id, in the
+-- same transaction as its processing.
+--   status  received   recorded, not processed yet (a transient failure
+--                      such as a lock timeout left it; Stripe retries)
+--           processed  the checkout.session.* handler ran and committed
+--           ignored    an event type the extension does not handle
+--           failed     the handler raised a permanent error (last_error);
+--                      a redelivery or stripe_replay_event() tries again
+CREATE TABLE stripe_webhook.events (
+    id              text PRIMARY KEY
+                    CONSTRAINT events_id_format CHECK (id ~ '^evt_[A-Za-z0-9_]+$' AND pg_catalog.length(id) <= 255),
+    type            text NOT NULL CONSTRAINT events_type_not_empty CHECK (type <> ''),
+    api_version     text,
+    livemode        boolean,
+    created         timestamptz,
+    session_id      text,
+    order_id        uuid,
+    received_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    processed_at    timestamptz,
+    status          text NOT NULL DEFAULT 'received'
+                    CONSTRAINT events_status_check CHECK (status IN ('received', 'processed', 'ignored', 'failed')),
+    attempts        integer NOT NULL DEFAULT 0 CONSTRAINT events_attempts_check CHECK (attempts >= 0),
+    last_attempt_at timestamptz,
+    last_error      text,
+    last_sqlstate   text,
+    payload         jsonb NOT NULL,
+    CONSTRAINT events_processed_at_check CHECK ((status IN ('processed', 'ignored')) = (processed_at IS NOT NULL))
+);
+CREATE INDEX events_unprocessed_idx ON stripe_webhook.events (received_at)
+    WHERE status IN ('received', 'failed');
+CREATE INDEX events_session_id_idx ON stripe_webhook.events (session_id)
+    WHERE session_id IS NOT NULL;
+REVOKE ALL ON TABLE stripe_webhook.events FROM PUBLIC;
+COMMENT ON TABLE stripe_webhook.events IS
+    'Stripe events received by stripe_handle_webhook(), one row per event id, with their processing status.';
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.events', '');
+
+-- Deliveries rejected before anything else was written (bad or missing
+-- signature, no signing secret configured): one counter per reason.  This
+-- is the only thing a rejected delivery writes.
+CREATE TABLE stripe_webhook.rejected_deliveries (
+    reason          text PRIMARY KEY
+                    CONSTRAINT rejected_deliveries_reason_check
+                    CHECK (reason IN ('missing_header', 'bad_header', 'no_signature', 'too_old',
+                                      'no_match', 'no_payload', 'no_secret')),
+    count           bigint NOT NULL DEFAULT 0,
+    first_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON TABLE stripe_webhook.rejected_deliveries FROM PUBLIC;
+COMMENT ON TABLE stripe_webhook.rejected_deliveries IS
+    'Counters of webhook deliveries rejected by stripe_handle_webhook() before an event was recorded.';
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.rejected_deliveries', '');
+
+-- What an on-call engineer looks at first: per event type and status, how
+-- many events, when they arrived, the oldest one still unprocessed (received
+-- or failed) and the most recent error among those.
+CREATE VIEW stripe_webhook.events_overview AS
+SELECT g.type,
+       g.status,
+       g.events,
+       g.attempts,
+       g.first_received_at,
+       g.last_received_at,
+       o.id AS oldest_unprocessed_id,
+       o.received_at AS oldest_unprocessed_at,
+       l.id AS last_error_event_id,
+       l.last_sqlstate,
+       l.last_error,
+       l.last_attempt_at AS last_error_at
+FROM (SELECT e.type, e.status, pg_catalog.count(*) AS events, pg_catalog.sum(e.attempts) AS attempts,
+             pg_catalog.min(e.received_at) AS first_received_at,
+             pg_catalog.max(e.received_at) AS last_received_at
+      FROM stripe_webhook.events e
+      GROUP BY e.type, e.status) g
+LEFT JOIN LATERAL (SELECT e.id, e.received_at
+                   FROM stripe_webhook.events e
+                   WHERE e.status IN ('received', 'failed')
+                     AND e.type = g.type AND e.status = g.status
+                   ORDER BY e.received_at, e.id
+                   LIMIT 1) o ON true
+LEFT JOIN LATERAL (SELECT e.id, e.last_sqlstate, e.last_error, e.last_attempt_at
+                   FROM stripe_webhook.events e
+                   WHERE e.status IN ('received', 'failed') AND e.last_error IS NOT NULL
+                     AND e.type = g.type AND e.status = g.status
+                   ORDER BY e.last_attempt_at DESC, e.id
+                   LIMIT 1) l ON true;
+REVOKE ALL ON TABLE stripe_webhook.events_overview FROM PUBLIC;
+COMMENT ON VIEW stripe_webhook.events_overview IS
+    'On-call summary of stripe_webhook.events: counts by type and status, oldest unprocessed event, last error.';
+
+-- The one call every relay makes: hand over the raw body and the
+-- Stripe-Signature header, answer Stripe with the returned "status".
+CREATE FUNCTION stripe_webhook.stripe_handle_webhook(payload text, signature_header text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'stripe_handle_webhook'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = '';
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_handle_webhook(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_handle_webhook(text, text) IS
+    'Verify a Stripe webhook delivery against the active signing secrets, record the event once and process it; returns {"status": <HTTP status>, "message": ...}.';
+
+-- Reprocess a recorded event that failed (or was left unprocessed) from its
+-- stored payload, without a signature.  Owner only.
+CREATE FUNCTION stripe_webhook.stripe_replay_event(event_id text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'stripe_replay_event'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = '';
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_replay_event(text) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_replay_event(text) IS
+    'Reprocess a failed or unprocessed event from stripe_webhook.events; returns the same JSON as stripe_handle_webhook().';

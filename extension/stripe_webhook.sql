@@ -335,6 +335,18 @@ CREATE TABLE stripe_webhook.events (
     payload         jsonb NOT NULL,
     CONSTRAINT events_processed_at_check CHECK ((status IN ('processed', 'ignored')) = (processed_at IS NOT NULL))
 );
+-- A payload (4 kB and more) is kept compressed in the row itself rather
+-- than in the TOAST table: one heap insert on the delivery's hot path
+-- instead of three.  Compressed with lz4 where the server supports it.
+ALTER TABLE stripe_webhook.events ALTER COLUMN payload SET STORAGE MAIN;
+DO $lz4$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_settings
+               WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        ALTER TABLE stripe_webhook.events ALTER COLUMN payload SET COMPRESSION lz4;
+    END IF;
+END
+$lz4$;
 CREATE INDEX events_unprocessed_idx ON stripe_webhook.events (received_at)
     WHERE status IN ('received', 'failed');
 CREATE INDEX events_session_id_idx ON stripe_webhook.events (session_id)

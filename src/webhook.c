@@ -28,7 +28,9 @@
  *			  duplicates wait here until the first one commits or aborts)
  *			  and look the event up; a processed or ignored event ends here
  *	 process  run the checkout.session.* handler and record the event with
- *			  its outcome (one INSERT, or an UPDATE of an earlier failure)
+ *			  its outcome (one INSERT, or an UPDATE of an earlier failure);
+ *			  with stripe_webhook.keep_payloads = unprocessed, without the
+ *			  payload
  *	 failure  only if process failed: record the error, the attempt and the
  *			  status ('failed' for a permanent error) on the event's row
  *
@@ -600,6 +602,8 @@ ProcessCallback(void *arg)
 					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, pg_catalog.now(), pg_catalog.now(), $9)",
 					EVENT_NCOLS + 2, argtypes);
 		EventValues(d, values, nulls);
+		if (stripe_webhook_keep_payloads == KEEP_PAYLOADS_UNPROCESSED)
+			nulls[6] = 'n';
 		values[EVENT_NCOLS] = CStringGetTextDatum(status);
 		values[EVENT_NCOLS + 1] = res->has_order ? UUIDPGetDatum(&res->order_id) : (Datum) 0;
 		nulls[EVENT_NCOLS + 1] = res->has_order ? ' ' : 'n';
@@ -607,18 +611,20 @@ ProcessCallback(void *arg)
 	}
 	else
 	{
-		Oid			argtypes[3] = {TEXTOID, TEXTOID, UUIDOID};
+		Oid			argtypes[4] = {TEXTOID, TEXTOID, UUIDOID, BOOLOID};
 
 		PreparePlan(&update_done_plan,
 					"UPDATE stripe_webhook.events "
 					"SET status = $2, processed_at = pg_catalog.now(), attempts = attempts + 1, "
-					"    last_attempt_at = pg_catalog.now(), order_id = $3 "
+					"    last_attempt_at = pg_catalog.now(), order_id = $3, "
+					"    payload = CASE WHEN $4 THEN payload END "
 					"WHERE id = $1",
-					3, argtypes);
+					4, argtypes);
 		values[0] = CStringGetTextDatum(d->ev.id);
 		values[1] = CStringGetTextDatum(status);
 		values[2] = res->has_order ? UUIDPGetDatum(&res->order_id) : (Datum) 0;
 		nulls[2] = res->has_order ? ' ' : 'n';
+		values[3] = BoolGetDatum(stripe_webhook_keep_payloads == KEEP_PAYLOADS_ALL);
 		ExecPlan(update_done_plan, values, nulls, SPI_OK_UPDATE, "recording a processed event");
 	}
 	StepLog("stripe event %s (%s): %s", d->ev.id, d->ev.type, res->message);

@@ -23,7 +23,7 @@ WITH ext AS (
     FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
     -- relations: kind, ACL, comment, options
     UNION ALL
-    SELECT 'relation: ' || c.oid::regclass::text || ' kind=' || c.relkind || ' acl=' || coalesce(c.relacl::text, '(default)')
+    SELECT 'relation: ' || c.oid::regclass::text || ' kind=' || c.relkind::text || ' acl=' || coalesce(c.relacl::text, '(default)')
            || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '(none)')
     FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
     -- columns
@@ -31,7 +31,7 @@ WITH ext AS (
     SELECT 'column: ' || c.oid::regclass::text || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
            || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
            || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
-           || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity ELSE '' END
+           || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
            || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
            || ' acl=' || coalesce(a.attacl::text, '(default)')
            || ' comment=' || coalesce(col_description(c.oid, a.attnum), '(none)')

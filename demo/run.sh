@@ -79,10 +79,10 @@ SECRET=whsec_demo_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 createdb shop
 psql -X -q -d shop -v ON_ERROR_STOP=1 -v secret="$SECRET" >/dev/null <<'SQL'
 CREATE EXTENSION stripe_webhook;
-\ir ../sql/relay_role.sql
+\i sql/relay_role.sql
 -- the secret Stripe shows for the endpoint (here a made-up one)
 INSERT INTO stripe_webhook.signing_secrets (secret) VALUES (:'secret');
-\ir ../sql/demo_data.sql
+\i sql/demo_data.sql
 -- remembered to show the stock before and after
 CREATE TABLE public.stock_before AS SELECT id, stock FROM stripe_webhook.products;
 SQL
@@ -145,6 +145,13 @@ sql "SELECT c.id AS cart_id, c.locked, c.checkout_session_id,
 step "The event inbox and the rejected deliveries"
 sql "SELECT id, type, status, attempts, order_id FROM stripe_webhook.events"
 sql "SELECT reason, count FROM stripe_webhook.rejected_deliveries"
+
+step "Stopping the relay with SIGTERM (it finishes requests in flight, then exits)"
+kill -TERM "$RELAY_PID"
+RC=0
+wait "$RELAY_PID" || RC=$?
+RELAY_PID=
+echo "   exit status $RC"
 
 step "The relay's log (stderr): one line per request, never a body or signature"
 sed 's/^/   /' "$WORK/relay.log"

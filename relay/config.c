@@ -52,8 +52,8 @@ static const OptDef opts[] = {
 	"address to listen on; IPv6 as [::1]:8000"},
 	{"pool-size", "RELAY_POOL_SIZE", "N", OPT_INT, FIELD(pool_size), 1, 1000, "4",
 	"database connections, opened at start and kept"},
-	{"threads", "RELAY_THREADS", "N", OPT_INT, FIELD(threads), 0, 1000, "0",
-	"HTTP worker threads; 0: as many as --pool-size"},
+	{"max-connections", "RELAY_MAX_CONNECTIONS", "N", OPT_INT, FIELD(max_connections), 1, 10000, "256",
+	"most client connections (one thread each) at a time"},
 	{"max-body", "RELAY_MAX_BODY", "BYTES", OPT_SIZE, FIELD(max_body), 1, 1L << 30, "1m",
 	"largest request body (suffix k, m: KiB, MiB); larger: 413"},
 	{"timeout", "RELAY_TIMEOUT", "SECONDS", OPT_INT, FIELD(timeout), 1, 3600, "10",
@@ -248,7 +248,5 @@ ConfigLoad(RelayConfig *cfg, int argc, char **argv)
 	if (optind < argc)
 		Die("argument", argv[optind], "no positional arguments are taken");
 
-	if (cfg->threads == 0)
-		cfg->threads = cfg->pool_size;
 	ParseListen(cfg, cfg->listen);
 }

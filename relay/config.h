@@ -18,7 +18,7 @@ typedef struct RelayConfig
 	const char *listen;			/* HOST:PORT as given, for messages */
 	struct sockaddr_storage listen_addr;	/* resolved listen address */
 	int			pool_size;		/* database connections */
-	int			threads;		/* HTTP worker threads */
+	int			max_connections;	/* client connections (threads) at most */
 	size_t		max_body;		/* largest accepted request body, bytes */
 	int			timeout;		/* client inactivity / body deadline, s */
 	int			pool_wait_ms;	/* longest wait for a free connection */

@@ -3,9 +3,15 @@
  * http.c
  *		The HTTP side of stripe-webhook-relay, on libmicrohttpd.
  *
- * libmicrohttpd runs a fixed number of worker threads (thread pool mode),
- * each with its own event loop; a worker that runs a database call blocks
- * until the pool gives it a connection and the call returns.
+ * libmicrohttpd runs one thread per client connection (at most
+ * max_connections); a thread that runs a database call blocks until the
+ * pool gives it a connection (at most pool_wait_ms) and the call returns.
+ * Not its thread pool mode: there each worker thread serves every
+ * connection it accepted, one request at a time, and a worker accepts up to
+ * ten connections in a row, so a few workers end up with all the keep-alive
+ * connections (a reverse proxy's, say) while the others and their share of
+ * the database pool sit idle.  Measured: 4 workers, 16 connections, every
+ * request served by one worker.
  *
  * Routes:
  *	  POST /api/payments/stripe_webhook/	body + Stripe-Signature go to
@@ -543,13 +549,13 @@ MhdLogger(void *cls, const char *fmt, va_list ap)
 
 /*
  * HttpStart
- *		Start libmicrohttpd in thread pool mode on the configured address.
+ *		Start libmicrohttpd, a thread per connection, on the configured address.
  */
 bool
 HttpStart(const RelayConfig *cfg, Pool *pool)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-		MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+		MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
 	srv.cfg = cfg;
 	srv.pool = pool;
@@ -557,7 +563,7 @@ HttpStart(const RelayConfig *cfg, Pool *pool)
 		flags |= MHD_USE_IPv6;
 	srv.daemon = MHD_start_daemon(flags, 0, NULL, NULL, AccessHandler, NULL,
 								  MHD_OPTION_EXTERNAL_LOGGER, MhdLogger, NULL,
-								  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg->threads,
+								  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg->max_connections,
 								  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->timeout,
 								  MHD_OPTION_NOTIFY_COMPLETED, RequestCompleted, NULL,
 								  MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &cfg->listen_addr,

@@ -13,7 +13,7 @@
 #include "config.h"
 #include "pool.h"
 
-/* Start listening with a pool of worker threads; false on failure */
+/* Start listening, one thread per client connection; false on failure */
 extern bool HttpStart(const RelayConfig *cfg, Pool *pool);
 
 /* Stop accepting connections; requests already in flight go on */
@@ -22,10 +22,10 @@ extern void HttpQuiesce(void);
 /* Wait until no request is in flight, at most seconds; true if none is */
 extern bool HttpWaitIdle(int seconds);
 
-/* Close every connection and stop the worker threads */
+/* Close every connection and stop the threads */
 extern void HttpStop(void);
 
-/* UTF-8 check used for the body and the signature header (tested by name) */
+/* NULL if s[0..len) is valid UTF-8 without NUL bytes, else what is wrong */
 extern const char *Utf8Problem(const char *s, size_t len);
 
 #endif							/* RELAY_HTTP_H */

@@ -6,7 +6,7 @@
  *		and answers with the status the database decides.
  *
  * The main thread loads the settings, opens the connection pool, starts the
- * HTTP worker threads and then only waits for SIGTERM or SIGINT.  The
+ * HTTP server (a thread per client connection) and then only waits for SIGTERM or SIGINT.  The
  * signals are blocked in every thread and taken with sigwait(), so there is
  * no asynchronous signal handler.  Shutdown: stop accepting, let in-flight
  * requests finish (after shutdown_timeout their queries are cancelled and
@@ -54,8 +54,8 @@ main(int argc, char **argv)
 		PoolDestroy(pool);
 		return 1;
 	}
-	LogLine("listening on %s (pool %d, threads %d, max body %zu bytes, timeout %ds)",
-			cfg.listen, cfg.pool_size, cfg.threads, cfg.max_body, cfg.timeout);
+	LogLine("listening on %s (pool %d, max connections %d, max body %zu bytes, timeout %ds)",
+			cfg.listen, cfg.pool_size, cfg.max_connections, cfg.max_body, cfg.timeout);
 
 	while (sigwait(&sigs, &sig) != 0)
 		;

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * pool.c
- *		A fixed pool of libpq connections shared by the HTTP worker threads.
+ *		A fixed pool of libpq connections shared by the HTTP threads.
  *
  * There are exactly pool_size slots.  A thread checks a slot out under the
  * mutex (waiting on the condition variable at most pool_wait_ms for one to

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * pool.h
- *		A fixed pool of libpq connections shared by the HTTP worker threads.
+ *		A fixed pool of libpq connections shared by the HTTP threads.
  *
  *-------------------------------------------------------------------------
  */

@@ -81,7 +81,7 @@ AS $fn$
 DECLARE
     -- request.headers is '' (not NULL) on a connection that served a
     -- request before, and unset outside PostgREST: treat both as "none".
-    headers json := pg_catalog.nullif(pg_catalog.current_setting('request.headers', true), '')::json;
+    headers json := NULLIF(pg_catalog.current_setting('request.headers', true), '')::json;
     result  jsonb;
 BEGIN
     -- $1::text is the request body exactly as received.

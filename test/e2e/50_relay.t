@@ -15,7 +15,8 @@
 #   line per request and never the body, the signature or the secret.
 # Prints TAP; the plan comes last.
 set -uo pipefail
-: "${SW_ROOT:?run me from test/run.sh}"
+SW_ROOT=${SW_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+: "${SW_BINDIR:?run me from test/run.sh}"
 . "$SW_ROOT/test/lib/common.sh"
 
 RELAY=$SW_BINDIR/stripe-webhook-relay
@@ -140,11 +141,11 @@ start_relay() {
     return 1
 }
 
-# stop_relay: SIGTERM and wait; prints the exit status.
+# stop_relay: SIGTERM and wait; the exit status goes to STOP_RC.
 stop_relay() {
     kill -TERM "$RELAY_PID"
     wait "$RELAY_PID"
-    echo $?
+    STOP_RC=$?
     RELAY_PID=
 }
 
@@ -215,6 +216,17 @@ is "$(q "SELECT string_agg(stock::text, ',' ORDER BY id) FROM stripe_webhook.pro
 is "$(q "SELECT status FROM stripe_webhook.events WHERE id = 'evt_RelayE2E1'")" processed \
     "valid event: recorded as processed"
 
+# non-ASCII text passes byte for byte (the signature covers the exact bytes)
+CART6=$(make_cart u6)
+make_event ev6 evt_RelayE2E6 cs_test_relay_e2e_6 "$CART6" u6
+NAME='Zoë Ünïcødé 😀 €'
+sed "s/\"name\": \"Ada Lovelace\"/\"name\": \"$NAME\"/g" "$WORK/ev6.json" >"$WORK/ev6u.json"
+mv "$WORK/ev6u.json" "$WORK/ev6.json"
+sign ev6
+like "$(post ev6)" '^200 ' "event with non-ASCII UTF-8 (2-, 3- and 4-byte characters): 200"
+is "$(q "SELECT shipping_name FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_relay_e2e_6'")" \
+    "$NAME" "non-ASCII text arrives unchanged"
+
 AFTER1=$(counts)
 R=$(post ev1)
 like "$R" "^200 .*\"order_id\": \"$ORDER1\"" "duplicate delivery: 200 with the same order"
@@ -269,7 +281,7 @@ like "$(post surrogate)" '^400 .*not valid UTF-8' "body with an encoded surrogat
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$WORK/big.body"
 cp "$WORK/ev1.sig" "$WORK/big.sig"
 like "$(post big)" '^413 .*body too large' "body of 1 MiB + 1 byte (Content-Length): 413"
-R=$(post big -H 'Transfer-Encoding: chunked')
+R=$(post big -H 'Transfer-Encoding: chunked' -H 'Expect:')
 like "$R" '^(413|000) ' "chunked body over 1 MiB: 413 or the connection closed, never passed on"
 head -c $((1024 * 1024)) /dev/zero | tr '\0' ' ' >"$WORK/limit.body"
 cp "$WORK/ev1.sig" "$WORK/limit.sig"
@@ -278,8 +290,8 @@ is "$(counts | cut -d' ' -f1-4,6)" "$(echo "$BEFORE" | cut -d' ' -f1-4,6)" \
     "refused requests wrote nothing"
 
 # a client that sends headers and then stalls is cut off after --timeout
-STOP=$(stop_relay)
-is "$STOP" 0 "relay exits 0 on SIGTERM when idle"
+stop_relay
+is "$STOP_RC" 0 "relay exits 0 on SIGTERM when idle"
 start_relay relay-timeout.log --timeout 1
 T0=$(date +%s%N)
 {
@@ -293,11 +305,11 @@ ELAPSED_MS=$((($(date +%s%N) - T0) / 1000000))
 ok $? "stalled client: connection closed after the 1 s timeout (${ELAPSED_MS} ms)"
 like "$(cat "$WORK/relay-timeout.log")" 'POST /api/payments/stripe_webhook/ - - .*\(client timed out\)' \
     "stalled client: logged as timed out"
-stop_relay >/dev/null
+stop_relay
 
 # --- pool exhausted, statement timeout ------------------------------------------
 
-start_relay relay-pool.log --pool-size 1 --threads 3 --pool-wait-ms 300 --statement-timeout-ms 3000
+start_relay relay-pool.log --pool-size 1 --pool-wait-ms 300 --statement-timeout-ms 3000
 CART3=$(make_cart u3)
 make_event ev3 evt_RelayE2E3 cs_test_relay_e2e_3 "$CART3" u3
 hold_orders_lock
@@ -314,7 +326,7 @@ release_lock
 is "$(q "SELECT count(*) FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_relay_e2e_3'")" 0 \
     "cancelled call wrote no order"
 like "$(post ev3)" '^200 ' "the retried delivery succeeds"
-stop_relay >/dev/null
+stop_relay
 
 # --- database down and back ---------------------------------------------------
 
@@ -333,10 +345,10 @@ R=$(post ev4)
 like "$R" '^200 .*order_id' "database back: the retried delivery creates its order"
 like "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'stripe_webhook_relay'")" '^[1-4]$' \
     "database back: the relay holds at most --pool-size connections"
-like "$(grep -E 'database (unavailable|connection restored)' "$WORK/relay-down.log" | sed 's/^[^ ]* //; s/:.*//' | tr '\n' '|')" \
+like "$(grep -E '^[^ ]+ database (unavailable:|connection restored)' "$WORK/relay-down.log" | sed 's/^[^ ]* //; s/:.*//' | tr '\n' '|')" \
     '^database unavailable\|database connection restored\|$' \
     "outage logged once when it starts and once when it ends"
-stop_relay >/dev/null
+stop_relay
 
 # --- SIGTERM during a request ----------------------------------------------------
 

@@ -5,7 +5,7 @@
 -- SECURITY DEFINER code.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(62);
+SELECT plan(66);
 
 ---------------------------------------------------------------------------
 -- Objects, shapes, registration for pg_dump.
@@ -30,6 +30,8 @@ SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, payload) VALUES 
                  '23514', NULL, 'events.id must be an evt_ id');
 SELECT throws_ok($$INSERT INTO stripe_webhook.signing_secrets (secret) VALUES ('')$$,
                  '23514', NULL, 'an empty secret cannot be stored');
+SELECT throws_ok($$INSERT INTO stripe_webhook.signing_secrets (secret) VALUES (E' \t\r\n')$$,
+                 '23514', NULL, 'a blank secret cannot be stored');
 SELECT is((SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
            FROM pg_extension e, unnest(e.extconfig) c
            WHERE e.extname = 'stripe_webhook'
@@ -41,7 +43,7 @@ SELECT is((SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
 
 -- The two functions: SECURITY DEFINER, search_path pinned, VOLATILE, not
 -- STRICT, nothing granted to PUBLIC.
-SELECT is((SELECT array_agg(p.proname || ':' || p.prosecdef || ':' || p.provolatile || ':' || p.proisstrict || ':'
+SELECT is((SELECT array_agg(p.proname || ':' || p.prosecdef || ':' || p.provolatile::text || ':' || p.proisstrict || ':'
                             || array_to_string(p.proconfig, ',') ORDER BY p.proname)
            FROM pg_proc p WHERE p.pronamespace = 'stripe_webhook'::regnamespace
              AND p.proname IN ('stripe_handle_webhook', 'stripe_replay_event')),
@@ -80,20 +82,36 @@ SELECT is((SELECT row(rolcanlogin, rolsuper, rolcreaterole, rolcreatedb)::text F
 
 -- The shape PostgREST needs: api.stripe_webhook with a single unnamed json
 -- parameter, VOLATILE.
-SELECT is((SELECT row(p.pronargs, p.proargnames IS NULL, p.proargtypes::regtype[]::text, p.provolatile, p.prosecdef,
+SELECT is((SELECT row(p.pronargs, p.proargnames IS NULL, p.proargtypes[0]::regtype::text, p.provolatile, p.prosecdef,
                       array_to_string(p.proconfig, ','), p.prorettype::regtype::text)::text
            FROM pg_proc p WHERE p.pronamespace = 'api'::regnamespace AND p.proname = 'stripe_webhook'),
-          '(1,t,{json},v,t,"search_path=""""",jsonb)',
+          '(1,t,json,v,t,"search_path=""""",jsonb)',
           'api.stripe_webhook: one unnamed json parameter, VOLATILE, SECURITY DEFINER, search_path pinned');
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace AND proname = 'stripe_webhook'),
           1::bigint, 'exactly one api.stripe_webhook (no overload PostgREST could find ambiguous)');
 
--- What each role may do.
+-- The only functions of the extension PUBLIC may execute are the pure
+-- signature helpers of issue 2 (they read no table and know no secret);
+-- none is SECURITY DEFINER.  A role without USAGE on the schema (web_anon)
+-- cannot reach them at all.
+SELECT is((SELECT count(*) FROM pg_proc p
+           WHERE p.pronamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
+             AND has_function_privilege('public', p.oid, 'EXECUTE') AND p.prosecdef),
+          0::bigint, 'no SECURITY DEFINER function is executable by PUBLIC');
+SELECT ok((SELECT bool_and(p.proname IN ('stripe_verify_signature', 'stripe_verify_signature_strict',
+                                         'stripe_signature_failure', 'stripe_signature_header'))
+           FROM pg_proc p
+           WHERE p.pronamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
+             AND has_function_privilege('public', p.oid, 'EXECUTE')),
+          'PUBLIC may execute only the pure signature functions');
+
+-- What each role may do beyond what PUBLIC may.
 CREATE TEMP VIEW role_privs AS
 SELECT r.rolname,
-       (SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+       (SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
         WHERE p.pronamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
-          AND has_function_privilege(r.oid, p.oid, 'EXECUTE')) AS functions,
+          AND has_function_privilege(r.oid, p.oid, 'EXECUTE')
+          AND NOT has_function_privilege('public', p.oid, 'EXECUTE')) AS functions,
        (SELECT count(*) FROM pg_class c
         WHERE c.relnamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
           AND c.relkind IN ('r', 'v', 'S', 'p')
@@ -109,7 +127,7 @@ FROM pg_roles r;
 
 SELECT is((SELECT functions FROM role_privs WHERE rolname = 'stripe_webhook_relay'),
           ARRAY['stripe_webhook.stripe_handle_webhook(text,text)'],
-          'the relay role can execute stripe_handle_webhook and no other function');
+          'the relay role can execute stripe_handle_webhook and no other function (beyond the pure ones)');
 SELECT is((SELECT relations FROM role_privs WHERE rolname = 'stripe_webhook_relay'), 0::bigint,
           'the relay role has no privilege on any table, view or sequence');
 SELECT is((SELECT row(usage_ext, can_create)::text FROM role_privs WHERE rolname = 'stripe_webhook_relay'),
@@ -195,6 +213,8 @@ SELECT is(wh_test.as_role('web_anon',
           'web_anon through api.stripe_webhook: 200, and response.status is set to 200');
 SELECT is(wh_test.as_role('web_anon', $$SELECT stripe_webhook.stripe_handle_webhook(body, sig)::text FROM ev$$),
           'ERROR 42501', 'web_anon cannot call the handler directly');
+SELECT is(wh_test.as_role('web_anon', $$SELECT stripe_webhook.stripe_signature_header('x', 'whsec_x')$$),
+          'ERROR 42501', 'web_anon cannot reach even the pure signature functions');
 SELECT is(wh_test.as_role('web_anon', $$SELECT count(*) FROM stripe_webhook.events$$),
           'ERROR 42501', 'web_anon cannot read events');
 SELECT is(wh_test.as_role('web_anon', $$SELECT secret FROM stripe_webhook.signing_secrets$$),

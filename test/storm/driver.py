@@ -15,7 +15,7 @@ Then, as Stripe does, it re-sends every delivery that did not get a 2xx
 or --retry-for seconds have passed.
 
 Checks made here (exit status 1 if one fails; the database side is
-test/lib/invariants.sql):
+test/lib/invariants.sql and test/lib/storm_invariants.sql):
   * every delivery ended with a 2xx;
   * all 2xx answers for one event name the same order;
   * no event was answered "order created" more than once (--strict: exactly

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/storm/faults.sh: faults injected in the middle of a storm, each
 # followed by Stripe's re-sending of every delivery that got no 2xx and by
-# the invariant checker (test/lib/invariants.sql).
+# the invariant checker (test/lib/storm_invariants.sql).
 #
 #   ./test/storm/faults.sh [--sessions 400] [--tap] [scenario...]
 #

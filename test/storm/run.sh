@@ -10,8 +10,9 @@
 # carts want as there are units (the last-units race).  The driver
 # (test/storm/driver.py) delivers every event COPIES times, interleaved,
 # from CONNECTIONS concurrent keep-alive connections, re-sends whatever did
-# not get a 2xx, and then the invariant checker (test/lib/invariants.sql)
-# must find zero violations; then each of a list of corruptions, made in a
+# not get a 2xx, and then the invariant checkers (test/lib/invariants.sql,
+# the generic shop checker, and test/lib/storm_invariants.sql) must find
+# zero violations; then each of a list of corruptions, made in a
 # transaction that is rolled back, must be caught by the checker.  Ends
 # with the figures; exit status 0 only if everything held.  --tap prints
 # TAP (test/e2e/80_storm.t runs it so).  --running-cluster uses the cluster
@@ -121,7 +122,7 @@ storm_check "$DB" storm
 mutation() {
     local inv=$1 sql=$2 got
     got=$(psql -qAtX -v ON_ERROR_STOP=1 -F '|' -d "$DB" -c "BEGIN" -c "$sql" \
-              -f "$SW_ROOT/test/lib/invariants.sql" -c "ROLLBACK" 2>&1 |
+              -f "$SW_ROOT/test/lib/storm_invariants.sql" -c "ROLLBACK" 2>&1 |
           awk -F'|' -v inv="$inv" '$1 == inv {print $3}')
     [ -n "$got" ] && [ "$got" -gt 0 ]
     tap_ok $? "the checker catches: $3 ('$inv': ${got:-?} violations)"

@@ -1,5 +1,5 @@
 -- test/storm/setup.sql: the shop a storm test plays against, and what the
--- invariant checker (test/lib/invariants.sql) must find afterwards.
+-- invariant checker (test/lib/storm_invariants.sql) must find afterwards.
 --
 --   psql -d DB -v sessions=1000 -f test/storm/setup.sql
 --
@@ -26,7 +26,7 @@
 \set ON_ERROR_STOP on
 
 CREATE SCHEMA sw_proof;
-COMMENT ON SCHEMA sw_proof IS 'Expectations of a storm or fault test, read by test/lib/invariants.sql.';
+COMMENT ON SCHEMA sw_proof IS 'Expectations of a storm or fault test, read by test/lib/storm_invariants.sql.';
 
 -- Every Checkout Session the test pays, with the event that announces it.
 CREATE TABLE sw_proof.paid_sessions (

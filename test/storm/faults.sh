@@ -87,8 +87,8 @@ SQL
 start_load() {
     local db=$1 name=$2
     PORT=$(sw_free_port)
-    storm_relay_start "$db" "$PORT" --pool-size 16 --threads 16 ||
-        { PORT=$(sw_free_port); storm_relay_start "$db" "$PORT" --pool-size 16 --threads 16; } ||
+    storm_relay_start "$db" "$PORT" --pool-size 16 ||
+        { PORT=$(sw_free_port); storm_relay_start "$db" "$PORT" --pool-size 16; } ||
         { tap_ok 1 "$name: relay starts"; return 1; }
     storm_driver "$db" "$PORT" "$name" --copies 3 --connections 32 --seed "$RANDOM" --retry-for 120 &
     DRIVER_PID=$!
@@ -170,7 +170,7 @@ scenario_relay_kill() {
     old=$RELAY_PID
     storm_relay_kill
     sleep 0.3
-    storm_relay_start "$db" "$PORT" --pool-size 16 --threads 16
+    storm_relay_start "$db" "$PORT" --pool-size 16
     tap_ok $? "$name: relay $old killed with SIGKILL in the middle of the load, restarted as $RELAY_PID"
     FAULTS=$((FAULTS + 1))
     finish_load "$db" "$name"

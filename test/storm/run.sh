@@ -48,7 +48,15 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-STORM_WORK=$(mktemp -d /tmp/sw-storm.XXXXXX)
+# SW_STORM_WORK: keep the logs, reports and tables there (not removed)
+OWN_WORK=
+if [ -n "${SW_STORM_WORK:-}" ]; then
+    STORM_WORK=$SW_STORM_WORK
+    mkdir -p "$STORM_WORK"
+else
+    STORM_WORK=$(mktemp -d /tmp/sw-storm.XXXXXX)
+    OWN_WORK=1
+fi
 chmod 755 "$STORM_WORK"
 OWN_STAGE=
 DB=
@@ -67,7 +75,7 @@ cleanup() {
         sw_cluster_stop
     fi
     [ -n "$OWN_STAGE" ] && [ -z "${SW_KEEP:-}" ] && rm -rf "$SW_STAGE"
-    [ -z "${SW_KEEP:-}" ] && rm -rf "$STORM_WORK"
+    [ -n "$OWN_WORK" ] && [ -z "${SW_KEEP:-}" ] && rm -rf "$STORM_WORK"
 }
 trap cleanup EXIT
 
@@ -104,8 +112,8 @@ tap_ok $? "the driver signs exactly as stripe_signature_header()" "sql: $SQLSIG"
 
 # (a second try on another port, should another process take the first)
 PORT=$(sw_free_port)
-storm_relay_start "$DB" "$PORT" --pool-size "$POOL" --threads "$POOL" ||
-    { PORT=$(sw_free_port); storm_relay_start "$DB" "$PORT" --pool-size "$POOL" --threads "$POOL"; }
+storm_relay_start "$DB" "$PORT" --pool-size "$POOL" ||
+    { PORT=$(sw_free_port); storm_relay_start "$DB" "$PORT" --pool-size "$POOL"; }
 tap_ok $? "relay runs (pool of $POOL database connections)"
 
 say "storm: $EVENTS events x $COPIES deliveries from $CONNECTIONS connections"

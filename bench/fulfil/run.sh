@@ -155,7 +155,7 @@ SELECT variant, clients,
        max(tps) FILTER (WHERE tps <> 'NaN') AS best,
        min(tps) FILTER (WHERE tps <> 'NaN') AS worst
   FROM r GROUP BY 1, 2;
-SELECT format('%-8s | %-20s | %-20s | %-20s | %-13s | %s', 'clients', 'C median (best)', 'PL/pgSQL median (best)', 'floor median (best)',
+SELECT format('%-8s | %-20s | %-22s | %-20s | %-13s | %s', 'clients', 'C median (best)', 'PL/pgSQL median (best)', 'floor median (best)',
               'C / PL/pgSQL', 'C / floor')
 UNION ALL
 SELECT format('%-8s | %-20s | %-22s | %-20s | %-13s | %s', c.clients,

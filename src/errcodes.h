@@ -18,6 +18,7 @@
 #define ERRCODE_SW_SIGNATURE_NO_SCHEME	MAKE_SQLSTATE('S','W','1','0','2')	/* no v1 signatures */
 #define ERRCODE_SW_SIGNATURE_TOLERANCE	MAKE_SQLSTATE('S','W','1','0','3')	/* timestamp outside tolerance */
 #define ERRCODE_SW_SIGNATURE_MISMATCH	MAKE_SQLSTATE('S','W','1','0','4')	/* no matching signature */
+#define ERRCODE_SW_SIGNATURE_NO_PAYLOAD	MAKE_SQLSTATE('S','W','1','0','5')	/* NULL or empty payload */
 
 /* fulfilment: the Checkout Session cannot be turned into an order */
 #define ERRCODE_SW_NOT_A_SESSION		MAKE_SQLSTATE('S','W','2','0','1')	/* object is not checkout.session / bad shape */

@@ -20,9 +20,13 @@ extern int	stripe_webhook_tolerance;
 /*
  * StepLog
  *		Log one fulfilment step at the configured level.  Never pass secrets,
- *		signatures or whole payloads.
+ *		signatures or whole payloads.  The statement is hidden: at level LOG
+ *		the server would otherwise add a STATEMENT line (log_min_error_statement
+ *		treats LOG as more severe than ERROR), and a caller's statement may
+ *		carry the whole payload as a literal.
  */
 #define StepLog(...) \
-	ereport(stripe_webhook_log_level, (errmsg_internal(__VA_ARGS__)))
+	ereport(stripe_webhook_log_level, \
+			(errmsg_internal(__VA_ARGS__), errhidestmt(true)))
 
 #endif							/* STRIPE_WEBHOOK_H */

@@ -72,7 +72,10 @@ suite_isolation() {
     [ -n "$specs" ] || { echo "1..0 # no isolation specs"; return 0; }
     local pgxsdir
     pgxsdir=$(dirname "$("$SW_PG_CONFIG" --pgxs)")/..
-    "$pgxsdir/test/isolation/pg_isolation_regress" --use-existing \
+    # no --use-existing: with it pg_regress neither creates the database nor
+    # runs --load-extension (it expects both done); without it, it drops and
+    # recreates sw_isolation with the extension on the running server
+    "$pgxsdir/test/isolation/pg_isolation_regress" \
         --bindir="$SW_BINDIR" --host="$PGHOST" --port="$PGPORT" --user=postgres \
         --inputdir=test/isolation --outputdir="$LOGDIR/isolation" \
         --dbname=sw_isolation --load-extension=stripe_webhook $specs |

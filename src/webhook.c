@@ -1,0 +1,732 @@
+/*-------------------------------------------------------------------------
+ *
+ * webhook.c
+ *		stripe_handle_webhook(payload, signature_header) and
+ *		stripe_replay_event(event_id): one call per Stripe delivery.
+ *
+ * A relay hands over the raw body and the Stripe-Signature header and
+ * answers Stripe with the "status" of the returned jsonb:
+ *
+ *	 400  NULL payload; NULL or empty header; empty payload or signature
+ *		  rejected (message as Stripe's libraries word it); body not JSON,
+ *		  not an object, not a
+ *		  Stripe event.  Nothing is written except, for signature problems,
+ *		  a counter in stripe_webhook.rejected_deliveries.
+ *	 500  no active signing secret ("webhook secret not configured"; also
+ *		  counted), or an unexpected error while processing (recorded).
+ *	 200  event processed, event type ignored, or event already processed.
+ *	 422  the event's processing raised a permanent error (bad metadata,
+ *		  unknown cart, ...): rolled back, event recorded as 'failed'.
+ *	 503  a transient error (serialization failure, deadlock, lock or
+ *		  statement timeout, resources): Stripe retries.
+ *
+ * Every database step runs inside an internal subtransaction (set up and
+ * torn down exactly as PL/pgSQL does for a block with an EXCEPTION clause),
+ * so SQLSTATE 40001/40P01 never escape to the caller: PostgREST before v16
+ * retries those without limit.  The event is recorded with INSERT ... ON
+ * CONFLICT DO NOTHING, then row-locked, so concurrent duplicates serialize
+ * on the event row; its processing runs in a nested subtransaction so a
+ * failure rolls the processing back while the event row keeps the error.
+ * Secrets, signatures and payloads are never logged.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "errcodes.h"
+#include "fulfil.h"
+#include "signature.h"
+#include "stripe_webhook.h"
+#include "webhook.h"
+
+PG_FUNCTION_INFO_V1(stripe_handle_webhook);
+PG_FUNCTION_INFO_V1(stripe_replay_event);
+
+/* Where a delivery is; decides what an error in guarded code means */
+typedef enum DeliveryPhase
+{
+	PHASE_START,
+	PHASE_PARSE,				/* parsing the body as jsonb */
+	PHASE_RECORD				/* recording / processing the event */
+} DeliveryPhase;
+
+/* State of one call, passed to the guarded callbacks */
+typedef struct Delivery
+{
+	text	   *payload;		/* NULL for a replay */
+	text	   *header;
+	const char *replay_id;		/* stripe_replay_event() argument */
+	DeliveryPhase phase;
+	bool		not_found;		/* replay: no such event */
+	StripeEvent ev;
+	WebhookResult *res;
+} Delivery;
+
+/* Checkout Session handlers by event type (fulfil.h) */
+typedef void (*SessionHandler) (Jsonb *session, SessionOutcome *out);
+
+static const struct
+{
+	const char *type;
+	SessionHandler handler;
+}			session_handlers[] =
+{
+	{"checkout.session.completed", CheckoutSessionCompleted},
+	{"checkout.session.async_payment_succeeded", CheckoutSessionAsyncSucceeded},
+	{"checkout.session.async_payment_failed", CheckoutSessionAsyncFailed},
+	{"checkout.session.expired", CheckoutSessionExpired},
+};
+
+/* Cached plans (SPI_keepplan), prepared on first use */
+static SPIPlanPtr secrets_plan = NULL;
+static SPIPlanPtr insert_event_plan = NULL;
+static SPIPlanPtr lock_event_plan = NULL;
+static SPIPlanPtr event_done_plan = NULL;
+static SPIPlanPtr event_error_plan = NULL;
+static SPIPlanPtr reject_plan = NULL;
+
+/*
+ * PreparePlan
+ *		SPI_prepare + SPI_keepplan into *plan unless already done.
+ */
+static SPIPlanPtr
+PreparePlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = p;
+	}
+	return *plan;
+}
+
+/*
+ * ExecPlan
+ *		Run a cached plan and insist on the expected SPI_OK_* code.
+ */
+static void
+ExecPlan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected, const char *what)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
+}
+
+/*
+ * IsTransientError
+ *		Errors worth a 503 (Stripe retries and the retry can succeed):
+ *		class 40 (serialization failure 40001, deadlock 40P01, ...), lock
+ *		not available (55P03, lock_timeout / NOWAIT), query canceled (57014,
+ *		statement_timeout) and class 53 (out of memory, disk full, ...).
+ */
+static bool
+IsTransientError(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
+		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_QUERY_CANCELED;
+}
+
+/*
+ * PermanentStatus
+ *		HTTP status for a permanent processing error: 422 when the event's
+ *		data is at fault (class SW, 22 data exception, 23 integrity), 500
+ *		for anything else (a bug or a broken installation).
+ */
+static int
+PermanentStatus(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	if (category == MAKE_SQLSTATE('S', 'W', '0', '0', '0') ||
+		category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		return WEBHOOK_HTTP_UNPROCESSABLE;
+	return WEBHOOK_HTTP_SERVER_ERROR;
+}
+
+/*
+ * RunGuarded
+ *		Run fn(arg) in an internal subtransaction, as PL/pgSQL runs a block
+ *		with an EXCEPTION clause.  Returns NULL when it succeeded (the
+ *		subtransaction is released), or the error, copied into the caller's
+ *		memory context, after rolling the subtransaction back.  Memory
+ *		context and resource owner are restored either way.
+ */
+static ErrorData *
+RunGuarded(void (*fn) (void *), void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	/* run in the caller's memory context, not the subtransaction's */
+	MemoryContextSwitchTo(oldcontext);
+
+	PG_TRY();
+	{
+		fn(arg);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		/* save the error before the subtransaction's memory goes away */
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+
+	return edata;
+}
+
+/*
+ * SetResult
+ *		Fill the status and message of a result.
+ */
+static void
+SetResult(WebhookResult *res, int http_status, const char *message)
+{
+	res->http_status = http_status;
+	res->message = message;
+}
+
+/*
+ * CountRejectionCallback
+ *		Bump the counter of one rejection reason (arg: the reason).
+ */
+static void
+CountRejectionCallback(void *arg)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+
+	plan = PreparePlan(&reject_plan,
+					   "INSERT INTO stripe_webhook.rejected_deliveries AS r (reason, count) "
+					   "VALUES ($1, 1) "
+					   "ON CONFLICT (reason) DO UPDATE "
+					   "SET count = r.count + 1, last_at = pg_catalog.now()",
+					   1, argtypes);
+	values[0] = CStringGetTextDatum((const char *) arg);
+	ExecPlan(plan, values, NULL, SPI_OK_INSERT, "counting a rejected delivery");
+}
+
+/*
+ * Reject
+ *		Answer a delivery that was rejected before anything was recorded,
+ *		counting it under reason.  The counter is best effort: a transient
+ *		error on it (e.g. a lock timeout under a flood of bad requests) is
+ *		dropped and the rejection still answered.
+ */
+static void
+Reject(Delivery *d, int http_status, const char *message, const char *reason)
+{
+	ErrorData  *edata;
+
+	SetResult(d->res, http_status, message);
+	StepLog("stripe webhook delivery rejected: %s", reason);
+
+	edata = RunGuarded(CountRejectionCallback, (void *) reason);
+	if (edata != NULL && !IsTransientError(edata->sqlerrcode))
+		ReThrowError(edata);
+}
+
+/*
+ * VerifySignature
+ *		Check the header against every active signing secret.  Returns false
+ *		after answering the delivery (500 without a secret, 400 with the
+ *		reason Stripe's libraries give).  The secrets read are wiped from
+ *		memory before returning.
+ */
+static bool
+VerifySignature(Delivery *d)
+{
+	SPIPlanPtr	plan;
+	SPITupleTable *tuptable;
+	const char **secrets;
+	size_t	   *lens;
+	text	  **copies;
+	int			n;
+	volatile StripeSigStatus status = STRIPE_SIG_MISMATCH;
+
+	plan = PreparePlan(&secrets_plan,
+					   "SELECT s.secret FROM stripe_webhook.signing_secrets s "
+					   "WHERE s.expires_at IS NULL OR s.expires_at > pg_catalog.now() "
+					   "ORDER BY s.created_at DESC, s.id DESC",
+					   0, NULL);
+	ExecPlan(plan, NULL, NULL, SPI_OK_SELECT, "reading the signing secrets");
+	tuptable = SPI_tuptable;
+	n = (int) SPI_processed;
+
+	if (n == 0)
+	{
+		SPI_freetuptable(tuptable);
+		Reject(d, WEBHOOK_HTTP_SERVER_ERROR, "webhook secret not configured", "no_secret");
+		return false;
+	}
+
+	secrets = palloc(n * sizeof(char *));
+	lens = palloc(n * sizeof(size_t));
+	copies = palloc0(n * sizeof(text *));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		datum = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull);
+		text	   *t;
+
+		Assert(!isnull);		/* secret is NOT NULL */
+		t = DatumGetTextPP(datum);
+		if ((Pointer) t != DatumGetPointer(datum))
+			copies[i] = t;		/* detoasted copy: wipe it too */
+		secrets[i] = VARDATA_ANY(t);
+		lens[i] = VARSIZE_ANY_EXHDR(t);
+	}
+
+	PG_TRY();
+	{
+		status = StripeVerifyWithSecrets(VARDATA_ANY(d->payload), VARSIZE_ANY_EXHDR(d->payload),
+										 VARDATA_ANY(d->header), VARSIZE_ANY_EXHDR(d->header),
+										 secrets, lens, n, stripe_webhook_tolerance,
+										 (int64) timestamptz_to_time_t(GetCurrentTransactionStartTimestamp()));
+	}
+	PG_FINALLY();
+	{
+		/* no copy of a secret outlives the check */
+		for (int i = 0; i < n; i++)
+		{
+			HeapTuple	tuple = tuptable->vals[i];
+
+			if (copies[i] != NULL)
+				explicit_bzero(copies[i], VARSIZE_ANY(copies[i]));
+			explicit_bzero(tuple->t_data, tuple->t_len);
+		}
+		SPI_freetuptable(tuptable);
+	}
+	PG_END_TRY();
+
+	switch (status)
+	{
+		case STRIPE_SIG_OK:
+			return true;
+		case STRIPE_SIG_BAD_HEADER:
+			Reject(d, WEBHOOK_HTTP_BAD_REQUEST, stripe_sig_status_message(status), "bad_header");
+			break;
+		case STRIPE_SIG_NO_SCHEME:
+			Reject(d, WEBHOOK_HTTP_BAD_REQUEST, stripe_sig_status_message(status), "no_signature");
+			break;
+		case STRIPE_SIG_TOLERANCE:
+			Reject(d, WEBHOOK_HTTP_BAD_REQUEST, stripe_sig_status_message(status), "too_old");
+			break;
+		case STRIPE_SIG_MISMATCH:
+			Reject(d, WEBHOOK_HTTP_BAD_REQUEST, stripe_sig_status_message(status), "no_match");
+			break;
+		case STRIPE_SIG_NO_PAYLOAD:
+			Reject(d, WEBHOOK_HTTP_BAD_REQUEST, stripe_sig_status_message(status), "no_payload");
+			break;
+		default:
+			/* blank secrets are refused by a CHECK; OpenSSL failures raise */
+			elog(ERROR, "unexpected signature verification status %d", (int) status);
+	}
+	return false;
+}
+
+/*
+ * DispatchCallback
+ *		Run the handler for the event's type (in the processing
+ *		subtransaction).  Other types are left alone ("ignored").
+ */
+static void
+DispatchCallback(void *arg)
+{
+	Delivery   *d = (Delivery *) arg;
+
+	for (int i = 0; i < lengthof(session_handlers); i++)
+	{
+		if (strcmp(d->ev.type, session_handlers[i].type) == 0)
+		{
+			SessionOutcome out;
+
+			memset(&out, 0, sizeof(out));
+			session_handlers[i].handler(d->ev.object, &out);
+			SetResult(d->res, WEBHOOK_HTTP_OK,
+					  pstrdup(out.message ? out.message : "processed"));
+			d->res->has_order = out.has_order;
+			if (out.has_order)
+				d->res->order_id = out.order_id;
+			return;
+		}
+	}
+	SetResult(d->res, WEBHOOK_HTTP_OK, "event type ignored");
+}
+
+/*
+ * ProcessEvent
+ *		Process a recorded, row-locked event in a nested subtransaction and
+ *		record the outcome on its row: processed/ignored with the order, or
+ *		the error (status 'failed' for a permanent error; unchanged for a
+ *		transient one) and one more attempt either way.
+ */
+static void
+ProcessEvent(Delivery *d, const char *current_status)
+{
+	WebhookResult *res = d->res;
+	ErrorData  *edata;
+	bool		ignored = true;
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	for (int i = 0; i < lengthof(session_handlers); i++)
+		if (strcmp(d->ev.type, session_handlers[i].type) == 0)
+			ignored = false;
+
+	edata = RunGuarded(DispatchCallback, d);
+	values[0] = CStringGetTextDatum(d->ev.id);
+
+	if (edata == NULL)
+	{
+		Oid			argtypes[3] = {TEXTOID, TEXTOID, UUIDOID};
+
+		PreparePlan(&event_done_plan,
+					"UPDATE stripe_webhook.events "
+					"SET status = $2, processed_at = pg_catalog.now(), attempts = attempts + 1, "
+					"    last_attempt_at = pg_catalog.now(), order_id = $3 "
+					"WHERE id = $1",
+					3, argtypes);
+		values[1] = CStringGetTextDatum(ignored ? "ignored" : "processed");
+		if (res->has_order)
+			values[2] = UUIDPGetDatum(&res->order_id);
+		else
+			nulls[2] = 'n';
+		ExecPlan(event_done_plan, values, nulls, SPI_OK_UPDATE, "recording a processed event");
+		StepLog("stripe event %s (%s): %s", d->ev.id, d->ev.type, res->message);
+		return;
+	}
+	else
+	{
+		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		bool		transient = IsTransientError(edata->sqlerrcode);
+		const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
+		const char *message = edata->message ? edata->message : "unknown error";
+
+		PreparePlan(&event_error_plan,
+					"UPDATE stripe_webhook.events "
+					"SET status = $2, attempts = attempts + 1, last_attempt_at = pg_catalog.now(), "
+					"    last_error = $3, last_sqlstate = $4 "
+					"WHERE id = $1",
+					4, argtypes);
+		values[1] = CStringGetTextDatum(transient ? current_status : "failed");
+		values[2] = CStringGetTextDatum(message);
+		values[3] = CStringGetTextDatum(sqlstate);
+		ExecPlan(event_error_plan, values, nulls, SPI_OK_UPDATE, "recording a failed event");
+
+		res->has_order = false;
+		res->sqlstate = pstrdup(sqlstate);
+		if (transient)
+			SetResult(res, WEBHOOK_HTTP_UNAVAILABLE,
+					  psprintf("temporary failure, retry later: %s", message));
+		else
+			SetResult(res, PermanentStatus(edata->sqlerrcode),
+					  psprintf("event could not be processed: %s", message));
+
+		ereport(WARNING,
+				(errmsg("stripe event %s (%s) %s", d->ev.id, d->ev.type,
+						transient ? "hit a transient error, left for a retry" : "failed"),
+				 errdetail("SQLSTATE %s: %s", sqlstate, message)));
+	}
+}
+
+/*
+ * RecordAndProcess
+ *		Record a verified event (or find it recorded), then process it unless
+ *		it was processed or ignored before.  The event row stays locked until
+ *		the caller's transaction ends, so duplicates delivered concurrently
+ *		wait here and then find it processed.
+ */
+static void
+RecordAndProcess(Delivery *d)
+{
+	StripeEvent *ev = &d->ev;
+	WebhookResult *res = d->res;
+	Oid			ins_types[7] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID, JSONBOID};
+	Oid			lock_types[1] = {TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	char	   *status;
+	bool		isnull;
+	Datum		order;
+
+	PreparePlan(&insert_event_plan,
+				"INSERT INTO stripe_webhook.events "
+				"    (id, type, api_version, livemode, created, session_id, payload) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7) "
+				"ON CONFLICT (id) DO NOTHING",
+				7, ins_types);
+	values[0] = CStringGetTextDatum(ev->id);
+	values[1] = CStringGetTextDatum(ev->type);
+	values[2] = ev->api_version ? CStringGetTextDatum(ev->api_version) : (Datum) 0;
+	nulls[2] = ev->api_version ? ' ' : 'n';
+	values[3] = BoolGetDatum(ev->livemode);
+	nulls[3] = ev->has_livemode ? ' ' : 'n';
+	values[4] = TimestampTzGetDatum(ev->created);
+	nulls[4] = ev->has_created ? ' ' : 'n';
+	values[5] = ev->session_id ? CStringGetTextDatum(ev->session_id) : (Datum) 0;
+	nulls[5] = ev->session_id ? ' ' : 'n';
+	values[6] = JsonbPGetDatum(ev->event);
+	ExecPlan(insert_event_plan, values, nulls, SPI_OK_INSERT, "recording an event");
+
+	if (SPI_processed == 1)
+	{
+		ProcessEvent(d, "received");
+		return;
+	}
+
+	/* seen before: wait for any concurrent delivery of it, then look */
+	PreparePlan(&lock_event_plan,
+				"SELECT e.status, e.order_id FROM stripe_webhook.events e "
+				"WHERE e.id = $1 FOR UPDATE",
+				1, lock_types);
+	ExecPlan(lock_event_plan, values, NULL, SPI_OK_SELECT, "locking an event");
+	if (SPI_processed != 1)
+	{
+		/* only possible if the row vanished meanwhile; let Stripe retry */
+		SetResult(res, WEBHOOK_HTTP_UNAVAILABLE,
+				  "event is being recorded concurrently, retry later");
+		return;
+	}
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	order = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (!isnull)
+	{
+		res->has_order = true;
+		memcpy(&res->order_id, DatumGetUUIDP(order), sizeof(pg_uuid_t));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	if (strcmp(status, "processed") == 0 || strcmp(status, "ignored") == 0)
+	{
+		SetResult(res, WEBHOOK_HTTP_OK, "already processed");
+		StepLog("stripe event %s (%s): already processed", ev->id, ev->type);
+		return;
+	}
+
+	/* received (a transient failure before) or failed: try again */
+	res->has_order = false;
+	ProcessEvent(d, status);
+}
+
+/*
+ * DeliveryCallback
+ *		The guarded part of stripe_handle_webhook(): signature, body, record,
+ *		process.
+ */
+static void
+DeliveryCallback(void *arg)
+{
+	Delivery   *d = (Delivery *) arg;
+	const char *problem;
+	Jsonb	   *event;
+
+	if (!VerifySignature(d))
+		return;
+
+	d->phase = PHASE_PARSE;
+	event = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											   CStringGetDatum(text_to_cstring(d->payload))));
+	d->phase = PHASE_RECORD;
+
+	problem = StripeEventFromJsonb(event, &d->ev);
+	if (problem != NULL)
+	{
+		SetResult(d->res, WEBHOOK_HTTP_BAD_REQUEST, problem);
+		StepLog("stripe webhook delivery rejected: body is not a Stripe event");
+		return;
+	}
+	d->res->event_id = d->ev.id;
+	d->res->event_type = d->ev.type;
+
+	RecordAndProcess(d);
+}
+
+/*
+ * ReplayCallback
+ *		The guarded part of stripe_replay_event(): lock the event, and
+ *		process it again from its stored payload unless it is done.
+ */
+static void
+ReplayCallback(void *arg)
+{
+	Delivery   *d = (Delivery *) arg;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	char	   *status;
+	Jsonb	   *payload;
+	bool		isnull;
+	const char *problem;
+
+	/* not cached: replay is a rare manual operation */
+	plan = SPI_prepare("SELECT e.status, e.payload FROM stripe_webhook.events e "
+					   "WHERE e.id = $1 FOR UPDATE", 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	values[0] = CStringGetTextDatum(d->replay_id);
+	ExecPlan(plan, values, NULL, SPI_OK_SELECT, "locking an event");
+	if (SPI_processed != 1)
+	{
+		d->not_found = true;
+		return;
+	}
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	payload = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											   2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	SPI_freeplan(plan);
+
+	problem = StripeEventFromJsonb(payload, &d->ev);
+	if (problem != NULL)
+	{
+		SetResult(d->res, WEBHOOK_HTTP_UNPROCESSABLE, psprintf("stored %s", problem));
+		return;
+	}
+	d->res->event_id = d->ev.id;
+	d->res->event_type = d->ev.type;
+
+	if (strcmp(status, "processed") == 0 || strcmp(status, "ignored") == 0)
+	{
+		SetResult(d->res, WEBHOOK_HTTP_OK, "already processed");
+		return;
+	}
+	ProcessEvent(d, status);
+}
+
+/*
+ * RunDelivery
+ *		Run a guarded callback for a call and turn what escaped it into an
+ *		answer: transient errors become 503 with nothing written, an error
+ *		while parsing the body becomes 400, anything else is raised again
+ *		(it cannot be 40001/40P01: those are transient).
+ */
+static void
+RunDelivery(void (*fn) (void *), Delivery *d)
+{
+	ErrorData  *edata = RunGuarded(fn, d);
+
+	if (edata == NULL)
+		return;
+
+	d->res->has_order = false;
+	if (IsTransientError(edata->sqlerrcode))
+	{
+		d->res->sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
+		SetResult(d->res, WEBHOOK_HTTP_UNAVAILABLE,
+				  psprintf("temporary failure, retry later: %s", edata->message));
+		ereport(WARNING,
+				(errmsg("stripe webhook delivery hit a transient error, nothing recorded"),
+				 errdetail("SQLSTATE %s: %s", d->res->sqlstate, edata->message)));
+	}
+	else if (d->phase == PHASE_PARSE)
+	{
+		d->res->event_id = NULL;
+		d->res->event_type = NULL;
+		SetResult(d->res, WEBHOOK_HTTP_BAD_REQUEST, "payload is not valid JSON");
+		StepLog("stripe webhook delivery rejected: body is not valid JSON");
+	}
+	else
+		ReThrowError(edata);
+}
+
+/* SQL function: stripe_handle_webhook(payload text, signature_header text) RETURNS jsonb */
+Datum
+stripe_handle_webhook(PG_FUNCTION_ARGS)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	WebhookResult res;
+	Delivery	d;
+	Jsonb	   *result;
+
+	memset(&res, 0, sizeof(res));
+	memset(&d, 0, sizeof(d));
+	d.res = &res;
+	d.payload = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	d.header = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (d.payload == NULL)
+		SetResult(&res, WEBHOOK_HTTP_BAD_REQUEST, "missing payload");
+	else if (d.header == NULL || VARSIZE_ANY_EXHDR(d.header) == 0)
+		Reject(&d, WEBHOOK_HTTP_BAD_REQUEST, "missing Stripe-Signature header", "missing_header");
+	else
+		RunDelivery(DeliveryCallback, &d);
+
+	MemoryContextSwitchTo(callercxt);
+	result = WebhookResultToJsonb(&res);
+	SPI_finish();
+
+	PG_RETURN_JSONB_P(result);
+}
+
+/* SQL function: stripe_replay_event(event_id text) RETURNS jsonb */
+Datum
+stripe_replay_event(PG_FUNCTION_ARGS)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	WebhookResult res;
+	Delivery	d;
+	Jsonb	   *result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event id must not be null")));
+
+	memset(&res, 0, sizeof(res));
+	memset(&d, 0, sizeof(d));
+	d.res = &res;
+	d.replay_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	d.phase = PHASE_RECORD;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	RunDelivery(ReplayCallback, &d);
+	if (d.not_found)
+		ereport(ERROR,
+				(errcode(ERRCODE_SW_EVENT_NOT_FOUND),
+				 errmsg("stripe event \"%s\" not found", d.replay_id),
+				 errhint("Recorded events are listed in stripe_webhook.events.")));
+	StepLog("stripe event %s replayed: %s", d.replay_id, res.message);
+
+	MemoryContextSwitchTo(callercxt);
+	result = WebhookResultToJsonb(&res);
+	SPI_finish();
+
+	PG_RETURN_JSONB_P(result);
+}

@@ -1,0 +1,73 @@
+-- test/lib/fulfil_setup.sql: shared setup for test/pgtap/20_fulfil_*.sql.
+-- Include it with \ir ../lib/fulfil_setup.sql right after BEGIN; everything
+-- it creates is rolled back with the test's transaction.
+--
+-- It gives:
+--   psql variables :'paid', :'unpaid', :'expired' (bare sessions) and
+--   :'ev_legacy', :'ev_succeeded', :'ev_failed' (events; use ->'data'->'object')
+--   products 101..104 and carts 1337 (user 42), 1338 (user 43), 1339 (user 44),
+--   each with Mug x2 + Shirt x1 = 5500 usd, matching the fixtures
+--   pg_temp.new_cart(user_id)              another cart like those, returns its id
+--   pg_temp.sess(base, id, user_id, cart)  base session with id and metadata replaced
+--   pg_temp.shop_state()                   one text summarising every shop table,
+--                                          to assert that nothing was written
+
+\set paid `cat test/fixtures/checkout_session.completed.paid.json`
+\set unpaid `cat test/fixtures/checkout_session.completed.unpaid_async.json`
+\set expired `cat test/fixtures/checkout_session.expired.json`
+\set ev_legacy `cat test/fixtures/event.checkout.session.completed.legacy_acacia.json`
+\set ev_succeeded `cat test/fixtures/event.checkout.session.async_payment_succeeded.json`
+\set ev_failed `cat test/fixtures/event.checkout.session.async_payment_failed.json`
+
+-- Flags raise WARNINGs; the tests assert the rows instead.
+SET LOCAL client_min_messages = error;
+
+INSERT INTO stripe_webhook.products (id, name, price_amount, currency, stock) VALUES
+    (101, 'Mug', 1500, 'usd', 100),
+    (102, 'Shirt', 2500, 'usd', 50),
+    (103, 'Sticker', 500, 'usd', 2),
+    (104, 'Poster', 2000, 'eur', 5);
+
+INSERT INTO stripe_webhook.carts (id, user_id) VALUES (1337, '42'), (1338, '43'), (1339, '44');
+INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity) VALUES
+    (1337, 101, 2), (1337, 102, 1),
+    (1338, 101, 2), (1338, 102, 1),
+    (1339, 101, 2), (1339, 102, 1);
+
+CREATE FUNCTION pg_temp.new_cart(p_user text, p_locked boolean DEFAULT false) RETURNS bigint
+LANGUAGE sql AS $$
+    WITH c AS (
+        INSERT INTO stripe_webhook.carts (user_id, locked, locked_at)
+        VALUES (p_user, p_locked, CASE WHEN p_locked THEN pg_catalog.now() END)
+        RETURNING id
+    ), i AS (
+        INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
+        SELECT c.id, v.p, v.q FROM c, (VALUES (101, 2), (102, 1)) AS v(p, q)
+    )
+    SELECT id FROM c
+$$;
+
+CREATE FUNCTION pg_temp.sess(base jsonb, p_id text, p_user text, p_cart bigint) RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT pg_catalog.jsonb_set(
+               pg_catalog.jsonb_set(base, '{id}', pg_catalog.to_jsonb(p_id)),
+               '{metadata}',
+               pg_catalog.jsonb_build_object('user_id', p_user, 'cart_id', p_cart::text))
+$$;
+
+CREATE FUNCTION pg_temp.shop_state() RETURNS text
+LANGUAGE sql AS $$
+    SELECT pg_catalog.concat_ws(' | ',
+        'orders=' || (SELECT pg_catalog.count(*) FROM stripe_webhook.orders),
+        'order_items=' || (SELECT pg_catalog.count(*) FROM stripe_webhook.order_items),
+        'carts=' || (SELECT pg_catalog.string_agg(id || ':' || user_id || ':' || locked || ':' ||
+                                                   COALESCE(checkout_session_id, '-'), ',' ORDER BY id)
+                     FROM stripe_webhook.carts),
+        'cart_items=' || (SELECT pg_catalog.string_agg(cart_id || ':' || product_id || 'x' || quantity, ','
+                                                        ORDER BY cart_id, product_id)
+                          FROM stripe_webhook.cart_items),
+        'stock=' || (SELECT pg_catalog.string_agg(id || ':' || stock, ',' ORDER BY id) FROM stripe_webhook.products),
+        'sessions=' || (SELECT pg_catalog.count(*) FROM stripe_webhook.checkout_sessions),
+        'order_rows=' || (SELECT pg_catalog.md5(COALESCE(pg_catalog.string_agg(o::text, ',' ORDER BY o.id), ''))
+                          FROM stripe_webhook.orders o))
+$$;

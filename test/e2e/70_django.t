@@ -25,6 +25,7 @@ import copy
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,7 +44,7 @@ PYTHON = "/usr/bin/python3"
 WEBHOOK_PATH = "/api/payments/stripe_webhook/"
 DBNAME = "sw_django_%d" % os.getpid()
 READER_ROLE = "shop_reader"
-RELAY_ROLE = os.environ.get("SW_RELAY_ROLE", "stripe_relay")
+RELAY_ROLE = os.environ.get("SW_RELAY_ROLE", "stripe_webhook_relay")
 SECRET = "whsec_django_e2e_%d_0123456789abcdef" % os.getpid()
 USER_ID = "django-user-42"
 SHOP_TABLES = ("products", "carts", "cart_items", "orders", "order_items")
@@ -110,7 +111,7 @@ def psql_file(path):
 def snapshot(conn):
     """Contents of every shop table and the event inbox, as comparable text."""
     snap = {}
-    for table in SHOP_TABLES + ("events",):
+    for table in SHOP_TABLES + ("checkout_sessions", "events"):
         rows = query(
             conn,
             "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
@@ -166,7 +167,7 @@ def stop_server(proc):
         proc.wait(10)
 
 
-def http(port, method, body=b"", headers=None):
+def send(port, method, body=b"", headers=None):
     """One real HTTP request; (status, parsed JSON or None, raw body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -187,7 +188,7 @@ def http(port, method, body=b"", headers=None):
 def post(port, body, signature):
     """POST a body (bytes) with a Stripe-Signature header (None: no header)."""
     headers = {} if signature is None else {"Stripe-Signature": signature}
-    return http(port, "POST", body, headers)
+    return send(port, "POST", body, headers)
 
 
 def sign(conn, payload, at_offset=0):
@@ -219,6 +220,8 @@ def make_event(cart_id, suffix):
 
 
 def main():
+    pglog = os.environ.get("SW_PGLOG")
+    pglog_start = os.path.getsize(pglog) if pglog and os.path.exists(pglog) else None
     admin = connect(os.environ.get("PGDATABASE") or "postgres")
     query(admin, 'CREATE DATABASE "%s"' % DBNAME)
     db = None
@@ -272,7 +275,7 @@ def main():
             return
         diag("runserver on 127.0.0.1:%d, database %s" % (port, DBNAME))
 
-        status, _, _ = http(port, "GET")
+        status, _, _ = send(port, "GET")
         is_(status, 405, "GET on the webhook URL: 405 (POST only)")
 
         event, payload = make_event(cart_id, "paid")
@@ -288,18 +291,22 @@ def main():
 
         # Rejections before the first delivery: nothing may be written.
         before = snapshot(db)
+        # (name, body, header, body_changed)
         cases = [
-            ("tampered body (amount changed)", body.replace(b'"amount_total": 6000', b'"amount_total": 1'), header),
-            ("tampered body (one space added)", body + b" ", header),
-            ("missing Stripe-Signature header", body, None),
-            ("empty Stripe-Signature header", body, ""),
+            ("tampered body (amount changed)", body.replace(b'"amount_total": 6000', b'"amount_total": 1'), header, True),
+            ("tampered body (one space added)", body + b" ", header, True),
+            ("missing Stripe-Signature header", body, None, False),
+            ("empty Stripe-Signature header", body, "", False),
             ("signature from another secret", body,
-             query(db, "SELECT stripe_webhook.stripe_signature_header(%s, 'whsec_other', now())", (payload,))[0][0]),
-            ("timestamp one hour old", body, sign(db, payload, -3600)),
-            ("invalid UTF-8 in the body", body.replace("Zoë".encode("utf-8"), b"Zo\xeb"), header),
-            ("NUL byte in the body", body.replace(b"Jenny", b"Jen\x00ny"), header),
+             query(db, "SELECT stripe_webhook.stripe_signature_header(%s, 'whsec_other', now())", (payload,))[0][0], False),
+            ("timestamp one hour old", body, sign(db, payload, -3600), False),
+            ("invalid UTF-8 in the body", body.replace("Zoë".encode("utf-8"), b"Zo\xeb"), header, True),
+            ("NUL byte in the body", body[:20] + b"\x00" + body[20:], header, True),
         ]
-        for name, b, h in cases:
+        for name, b, h, changed in cases:
+            if changed and b == body:
+                ok(False, "%s: the test body differs from the signed one" % name)
+                continue
             status, reply, raw = post(port, b, h)
             ok(status == 400 and isinstance(reply, dict) and reply.get("status") == 400
                and isinstance(reply.get("message"), str) and reply.get("message") != "",
@@ -308,6 +315,14 @@ def main():
         status, reply, raw = post(port, b'{"pad": "' + b"x" * 3000000 + b'"}', header)
         is_(status, 400, "3 MB body: 400 (DATA_UPLOAD_MAX_MEMORY_SIZE)")
         is_(snapshot(db), before, "3 MB body: nothing written")
+
+        # The database refuses the call (here: EXECUTE revoked from the
+        # relay role): 503, so that Stripe retries; nothing written.
+        query(db, "REVOKE EXECUTE ON FUNCTION stripe_webhook.stripe_handle_webhook(text, text) FROM %s" % RELAY_ROLE)
+        status, reply, raw = post(port, body, header)
+        query(db, "GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_handle_webhook(text, text) TO %s" % RELAY_ROLE)
+        is_(status, 503, "database error (EXECUTE revoked): 503 so that Stripe retries")
+        is_(snapshot(db), before, "database error: nothing written")
 
         # The valid delivery.
         status, reply, raw = post(port, body, header)
@@ -333,6 +348,17 @@ def main():
         is_(status, 400, "tampered replay after success: 400")
         is_(snapshot(db)["orders"], after_first["orders"], "tampered replay: orders unchanged")
 
+        # An event type the extension does not handle: 200, shop unchanged.
+        other = {"id": "evt_django_e2e_other_%d" % os.getpid(), "object": "event", "api_version": event["api_version"],
+                 "created": int(time.time()), "livemode": False, "type": "customer.created",
+                 "data": {"object": {"id": "cus_django_e2e", "object": "customer"}}}
+        other_payload = json.dumps(other, indent=2)
+        status, reply, raw = post(port, other_payload.encode(), sign(db, other_payload))
+        is_(status, 200, "customer.created (not handled): 200")
+        is_(shop_only(snapshot(db)), shop_only(after_first), "customer.created: shop tables unchanged")
+        is_(query(db, "SELECT status FROM stripe_webhook.events WHERE id = %s", (other["id"],)), [("ignored",)],
+            "customer.created: recorded as ignored")
+
         # The ORM, as the read-only role, sees the result.
         stop_server(server)
         server = None
@@ -342,25 +368,31 @@ def main():
         with open(server_log, encoding="utf-8", errors="replace") as f:
             log_text = f.read()
         sig_hex = [p.split("=", 1)[1] for p in header.split(",") if p.startswith("v1=")]
-        ok(SECRET not in log_text and not any(s in log_text for s in sig_hex) and "Jenny" not in log_text,
+        ok(SECRET not in log_text and not any(s in log_text for s in sig_hex) and "Townsend" not in log_text,
            "Django's log holds no secret, signature or body")
-        pglog = os.environ.get("SW_PGLOG")
-        if pglog and os.path.exists(pglog):
+        if pglog_start is not None:
             with open(pglog, encoding="utf-8", errors="replace") as f:
+                f.seek(pglog_start)
                 pg_text = f.read()
-            ok(SECRET not in pg_text and not any(s in pg_text for s in sig_hex),
-               "PostgreSQL's log holds no secret or signature")
+            ok(SECRET not in pg_text and not any(s in pg_text for s in sig_hex) and "Townsend" not in pg_text,
+               "PostgreSQL's log holds no secret, signature or body (not even for the failed call)")
     finally:
         stop_server(server)
+        if _failed:
+            diag("runserver log kept: %s" % server_log)
+        else:
+            shutil.rmtree(logdir, ignore_errors=True)
         if db is not None:
             db.close()
         query(admin, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DBNAME)
         # The read role has no other use in the cluster; the relay role is
-        # sql/relay_role.sql's and stays.
-        try:
-            query(admin, "DROP ROLE IF EXISTS %s" % READER_ROLE)
-        except psycopg2.Error:
-            pass
+        # sql/relay_role.sql's and stays, without grants.sql's setting.
+        for sql in ("DROP ROLE IF EXISTS %s" % READER_ROLE,
+                    "ALTER ROLE %s RESET log_min_error_statement" % RELAY_ROLE):
+            try:
+                query(admin, sql)
+            except psycopg2.Error:
+                pass
         admin.close()
 
 

@@ -39,14 +39,16 @@ class Product(models.Model):
 
 
 class Cart(models.Model):
-    """stripe_webhook.carts: a user's cart; locked once paid (the user then
-    gets a new, unlocked cart)."""
+    """stripe_webhook.carts: a user's cart.  A user has at most one unlocked
+    (active) cart; the fulfilment locks the paid cart, records the Checkout
+    Session that paid it and gives the user a new, empty cart."""
 
     id = models.BigAutoField(primary_key=True)
     user_id = models.TextField()
-    locked = models.BooleanField()
+    locked = models.BooleanField(default=False)
     locked_at = models.DateTimeField(null=True)
     created_at = models.DateTimeField()
+    checkout_session_id = models.TextField(null=True)
 
     class Meta:
         managed = False
@@ -58,12 +60,15 @@ class Cart(models.Model):
 
 
 class CartItem(models.Model):
-    """stripe_webhook.cart_items: one product line of a cart.
+    """stripe_webhook.cart_items: one line per product per cart.
 
-    The table's key is (cart_id, product_id); Django 3.2 has no composite
-    keys, so the row's ctid-free stand-in is cart_id declared as the
-    "primary key".  Query items through a cart (cart.items.all()); do not
-    rely on CartItem identity (two lines of one cart compare equal)."""
+    The table's primary key is (cart_id, product_id).  Django before 5.2
+    has no composite primary keys, so the key's first column, cart_id,
+    stands in as primary_key (settings.py silences the resulting check
+    fields.W342).  Read lines through their cart (cart.items.all()) or with
+    filter(); do not use .get(pk=...), save() or delete() on this model, and
+    do not compare two lines of one cart (they share the stand-in key).
+    With Django 5.2+: pk = models.CompositePrimaryKey("cart_id", "product_id")."""
 
     cart = models.ForeignKey(Cart, models.DO_NOTHING, db_column="cart_id", related_name="items", primary_key=True)
     product = models.ForeignKey(Product, models.DO_NOTHING, db_column="product_id", related_name="+")
@@ -101,6 +106,7 @@ class Order(models.Model):
     shipping_country = models.TextField(null=True)
     review_reason = models.TextField(null=True)
     created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
 
     class Meta:
         managed = False
@@ -113,14 +119,20 @@ class Order(models.Model):
 
 class OrderItem(models.Model):
     """stripe_webhook.order_items: the cart's lines copied into the order,
-    with the unit price at the time of purchase; shortfall flags units that
-    were paid for but were not in stock."""
+    with the unit price at the time of purchase.  shortfall counts units
+    paid for but missing from stock when the order was created; stock_taken
+    is what the line currently holds from the product's stock (0 once the
+    order is cancelled and the stock returned).
+
+    Primary key (order_id, product_id): order_id stands in for it, as for
+    CartItem; read lines through their order (order.items.all())."""
 
     order = models.ForeignKey(Order, models.DO_NOTHING, db_column="order_id", related_name="items", primary_key=True)
     product = models.ForeignKey(Product, models.DO_NOTHING, db_column="product_id", related_name="+")
     quantity = models.IntegerField()
     unit_amount = models.BigIntegerField()
-    shortfall = models.IntegerField()
+    shortfall = models.IntegerField(default=0)
+    stock_taken = models.IntegerField(default=0)
 
     class Meta:
         managed = False

@@ -23,7 +23,15 @@ HANDLER_SQL = "SELECT stripe_webhook.stripe_handle_webhook(%s, %s)"
 
 
 def _reply(status, message, **extra):
-    """JSON answer {"status": ..., "message": ...} with that HTTP status."""
+    """JSON answer {"status": ..., "message": ...} with that HTTP status;
+    refusals and failures are logged (the reason and the event id only)."""
+    if status >= 400:
+        logger.warning(
+            "stripe webhook answered %s: %s%s",
+            status,
+            message,
+            " (event %s)" % extra["event_id"] if extra.get("event_id") else "",
+        )
     body = {"status": status, "message": message}
     body.update(extra)
     return JsonResponse(body, status=status)
@@ -77,8 +85,4 @@ def stripe_webhook(request):
 
     message = result.get("message")
     extra = {k: result[k] for k in ("event_id", "event_type", "order_id") if result.get(k) is not None}
-    if status >= 400:
-        logger.warning(
-            "stripe webhook answered %s: %s (event %s)", status, message, extra.get("event_id")
-        )
     return _reply(status, message, **extra)

@@ -81,10 +81,16 @@ static const char *create_active_sql =
 "INSERT INTO stripe_webhook.carts (user_id) VALUES ($1)"
 " ON CONFLICT (user_id) WHERE NOT locked DO NOTHING RETURNING id";
 
+/*
+ * Every product of the order, not only those holding stock: putting the
+ * items back into a cart checks the cart_items foreign key (FOR KEY SHARE on
+ * each product), which must not wait behind a fulfilment holding a lower
+ * product id while we hold a higher one.
+ */
 static const char *lock_products_sql =
 "SELECT p.id FROM stripe_webhook.products p"
 " WHERE p.id IN (SELECT oi.product_id FROM stripe_webhook.order_items oi"
-"                 WHERE oi.order_id = $1 AND oi.stock_taken > 0)"
+"                 WHERE oi.order_id = $1)"
 " ORDER BY p.id FOR UPDATE";
 
 /* the order's stock goes back; its lines then hold nothing */

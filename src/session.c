@@ -438,6 +438,7 @@ ParseSessionDetails(Jsonb *session, CheckoutSession *s)
 	JsonbContainer *collected;
 	JsonbContainer *ship;
 	char	   *status;
+	char	   *top_email;
 
 	status = GetOptionalString(s, root, "payment_status", "payment_status");
 	if (status == NULL)
@@ -476,8 +477,9 @@ ParseSessionDetails(Jsonb *session, CheckoutSession *s)
 
 	customer = GetOptionalObject(s, root, "customer_details", "customer_details");
 	s->email = GetOptionalString(s, customer, "email", "customer_details.email");
+	top_email = GetOptionalString(s, root, "customer_email", "customer_email");
 	if (s->email == NULL)
-		s->email = GetOptionalString(s, root, "customer_email", "customer_email");
+		s->email = top_email;
 
 	collected = GetOptionalObject(s, root, "collected_information", "collected_information");
 	ship = GetOptionalObject(s, collected, "shipping_details",

@@ -292,7 +292,7 @@ StripeSigStatus
 stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *out)
 {
 	const char *end = header + header_len;
-	const char *elem = header;
+	const char *p = header;
 	int			have_t = 0;
 	StripeSigHeader tmp;
 
@@ -308,28 +308,30 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 		return STRIPE_SIG_BAD_HEADER;
 	}
 
-	while (elem <= end)
+	/* one pass over the bytes: key up to '=' or ',', value up to '=' or ',' */
+	while (1)
 	{
-		const char *comma = memchr(elem, ',', end - elem);
-		const char *elem_end = comma ? comma : end;
-		const char *eq = memchr(elem, '=', elem_end - elem);
-		const char *key_end = eq ? eq : elem_end;
+		const char *key = p;
 		const char *value = NULL;
+		size_t		key_len;
 		size_t		value_len = 0;
-		size_t		key_len = key_end - elem;
 
-		if (eq)
+		while (p < end && *p != '=' && *p != ',')
+			p++;
+		key_len = p - key;
+		if (p < end && *p == '=')
 		{
-			const char *eq2;
-
-			value = eq + 1;
-			eq2 = memchr(value, '=', elem_end - value);
-			value_len = (eq2 ? eq2 : elem_end) - value;
+			value = ++p;
+			while (p < end && *p != '=' && *p != ',')
+				p++;
+			value_len = p - value;
+			while (p < end && *p != ',')	/* text after a second '=' */
+				p++;
 		}
 
-		if (key_len == 1 && elem[0] == 't')
+		if (key_len == 1 && key[0] == 't')
 		{
-			if (!eq)
+			if (value == NULL)
 			{
 				out->detail = "A t element has no value.";
 				return STRIPE_SIG_BAD_HEADER;
@@ -355,11 +357,11 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 				}
 			}
 		}
-		else if (key_len == 2 && elem[0] == 'v' && elem[1] == '1')
+		else if (key_len == 2 && key[0] == 'v' && key[1] == '1')
 		{
 			size_t		i;
 
-			if (!eq || value_len == 0)
+			if (value == NULL || value_len == 0)
 			{
 				out->detail = "A v1 element has no value.";
 				return STRIPE_SIG_BAD_HEADER;
@@ -381,9 +383,9 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 			out->nv1_total++;
 		}
 
-		if (comma == NULL)
+		if (p >= end)
 			break;
-		elem = comma + 1;
+		p++;					/* skip the ',' */
 	}
 
 	if (!have_t)

@@ -129,10 +129,10 @@ SELECT is((SELECT count(*)::int FROM pg_class c, aclexplode(c.relacl) a
           0, 'PUBLIC has no privilege on the shop tables');
 
 -- pg_dump keeps the data of every shop table and the identity sequences
-SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'stripe_webhook'$$,
-              ARRAY['stripe_webhook.products', 'stripe_webhook.carts', 'stripe_webhook.cart_items',
-                    'stripe_webhook.orders', 'stripe_webhook.order_items', 'stripe_webhook.checkout_sessions',
-                    'stripe_webhook.products_id_seq', 'stripe_webhook.carts_id_seq'],
+SELECT set_has($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'stripe_webhook'$$,
+              $$VALUES ('stripe_webhook.products'), ('stripe_webhook.carts'), ('stripe_webhook.cart_items'),
+                       ('stripe_webhook.orders'), ('stripe_webhook.order_items'), ('stripe_webhook.checkout_sessions'),
+                       ('stripe_webhook.products_id_seq'), ('stripe_webhook.carts_id_seq')$$,
               'shop tables and sequences are registered with pg_extension_config_dump');
 
 SELECT * FROM finish();

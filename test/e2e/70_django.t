@@ -39,7 +39,7 @@ import psycopg2.extensions
 
 ROOT = os.environ.get("SW_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DJANGO_DIR = os.path.join(ROOT, "examples", "django")
-FIXTURES = os.environ.get("SW_FIXTURES", "/work/shared/fixtures")
+FIXTURES = os.environ.get("SW_FIXTURES", os.path.join(ROOT, "test", "fixtures"))
 PYTHON = "/usr/bin/python3"
 WEBHOOK_PATH = "/api/payments/stripe_webhook/"
 DBNAME = "sw_django_%d" % os.getpid()

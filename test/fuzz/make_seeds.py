@@ -5,7 +5,7 @@
 
 Seeds are realistic Stripe-Signature headers (as Stripe sends them: t, one
 or two v1, a v0 in test mode) and the edge cases of the header grammar
-(research: /work/shared/research/stripe-signature.md): whitespace, signs,
+(as Stripe's Python and Node libraries read it): whitespace, signs,
 leading zeros, duplicate t, "=" inside values, empty/bare elements, numbers
 at the JavaScript and int64 limits, non-ASCII, NUL bytes, the 8 KiB and 64
 v1 limits.  Signatures are computed here with Python's hmac, independently
@@ -21,7 +21,7 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
-FIXTURES = os.environ.get("SW_FIXTURES", "/work/shared/fixtures")
+FIXTURES = os.environ.get("SW_FIXTURES", os.path.join(HERE, "..", "fixtures"))
 
 SECRET = b"whsec_test_51JxYzAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 ROLLED = b"whsec_rolled_0123456789abcdefghijklmnopqrstuvwxyzABCD"

@@ -31,6 +31,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -131,14 +132,18 @@ PG_FUNCTION_INFO_V1(stripe_apply_session_event);
  * FulfilPlan
  *		Return the plan cached in *cache, preparing and keeping it on first
  *		use.  Kept plans survive the transaction; the plan cache revalidates
- *		them when the tables change.
+ *		them when the tables change (e.g. after ANALYZE).  Every statement
+ *		here is a key lookup or a set-based write whose best plan does not
+ *		depend on the parameter values, so the generic plan is used from the
+ *		first call on instead of planning five custom plans first.
  */
 SPIPlanPtr
 FulfilPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 {
 	if (*cache == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));

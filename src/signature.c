@@ -310,7 +310,8 @@ VerifyCore(const char *payload, size_t payload_len, const char *header, size_t h
 	StripeSigStatus status;
 	int			i;
 
-	memset(hdr, 0, sizeof(*hdr));
+	hdr->detail = NULL;
+	hdr->nv1_total = 0;
 	if (payload_len == 0)
 		return STRIPE_SIG_NO_PAYLOAD;
 	status = stripe_sig_parse_header(header, header_len, hdr);
@@ -448,7 +449,8 @@ VerifyFromArgs(FunctionCallInfo fcinfo, bool secret_array, VerifyMode mode)
 	tolerance = PG_GETARG_INT32(3);
 	now_unix = GetAt(fcinfo, 4, true);
 
-	memset(&hdr, 0, sizeof(hdr));
+	hdr.detail = NULL;
+	hdr.nv1_total = 0;
 	if (PG_ARGISNULL(0))
 	{
 		status = STRIPE_SIG_NO_PAYLOAD;

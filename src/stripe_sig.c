@@ -283,6 +283,22 @@ ParseTimestamp(const char *value, size_t len, StripeSigHeader *hdr)
 }
 
 /*
+ * StripeSigHeaderInit
+ *		Reset the scalar fields of a header; the v1 arrays are only read up
+ *		to nv1, so they need no clearing (this runs on every call).
+ */
+static void
+StripeSigHeaderInit(StripeSigHeader *hdr)
+{
+	hdr->timestamp = 0;
+	hdr->tstr[0] = '\0';
+	hdr->tstr_len = 0;
+	hdr->nv1 = 0;
+	hdr->nv1_total = 0;
+	hdr->detail = NULL;
+}
+
+/*
  * stripe_sig_parse_header
  *		Split a Stripe-Signature header into its timestamp and v1 values.
  *		Returns STRIPE_SIG_OK, STRIPE_SIG_BAD_HEADER (out->detail says why)
@@ -296,7 +312,7 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 	int			have_t = 0;
 	StripeSigHeader tmp;
 
-	memset(out, 0, sizeof(*out));
+	StripeSigHeaderInit(out);
 	if (header == NULL || header_len == 0)
 	{
 		out->detail = "The header is empty.";
@@ -315,6 +331,7 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 		const char *value = NULL;
 		size_t		key_len;
 		size_t		value_len = 0;
+		unsigned char high = 0; /* OR of the value's bytes */
 
 		while (p < end && *p != '=' && *p != ',')
 			p++;
@@ -323,7 +340,7 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 		{
 			value = ++p;
 			while (p < end && *p != '=' && *p != ',')
-				p++;
+				high |= (unsigned char) *p++;
 			value_len = p - value;
 			while (p < end && *p != ',')	/* text after a second '=' */
 				p++;
@@ -344,7 +361,7 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 			}
 			else
 			{
-				memset(&tmp, 0, sizeof(tmp));
+				StripeSigHeaderInit(&tmp);
 				if (!ParseTimestamp(value, value_len, &tmp))
 				{
 					out->detail = tmp.detail;
@@ -359,20 +376,15 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 		}
 		else if (key_len == 2 && key[0] == 'v' && key[1] == '1')
 		{
-			size_t		i;
-
 			if (value == NULL || value_len == 0)
 			{
 				out->detail = "A v1 element has no value.";
 				return STRIPE_SIG_BAD_HEADER;
 			}
-			for (i = 0; i < value_len; i++)
+			if (high & 0x80)
 			{
-				if ((unsigned char) value[i] >= 0x80)
-				{
-					out->detail = "A v1 value contains non-ASCII characters.";
-					return STRIPE_SIG_BAD_HEADER;
-				}
+				out->detail = "A v1 value contains non-ASCII characters.";
+				return STRIPE_SIG_BAD_HEADER;
 			}
 			if (out->nv1 < STRIPE_SIG_MAX_V1)
 			{
@@ -587,7 +599,7 @@ stripe_sig_verify_key(StripeSigKey *key,
 	StripeSigStatus status;
 	int			match;
 
-	memset(hdr, 0, sizeof(*hdr));
+	StripeSigHeaderInit(hdr);
 	if (payload_len == 0)
 		return STRIPE_SIG_NO_PAYLOAD;
 	status = stripe_sig_parse_header(header, header_len, hdr);

@@ -20,6 +20,8 @@ FROM generate_series(0, 29) g, generate_series(1, 3) k;
 
 INSERT INTO stripe_webhook.carts (id, user_id)
 SELECT n, 'bu' || n FROM generate_series(1, :carts) n;
+-- new carts made by the fulfilment take ids after the pre-made ones
+SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('stripe_webhook.carts', 'id'), :carts);
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
 SELECT n, 3 * (n % 30) + k, 1 FROM generate_series(1, :carts) n, generate_series(1, 3) k;
 

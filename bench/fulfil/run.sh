@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# bench/fulfil/run.sh: fulfilments per second of stripe_fulfill_session (C),
+# side by side with
+#   plpgsql  the same logic as a PL/pgSQL function (bench/fulfil/fulfil_plpgsql.sql)
+#   floor    pgbench sending just the statements a fulfilment must execute
+#            (lock and mark the cart, insert the order, insert its items,
+#            update stock, insert the new cart) as one pipeline, no logic
+# at 1, 4 and 16 clients over pre-made 3-item carts.
+#
+#   ./bench/fulfil/run.sh
+#
+# Builds the extension into a private stage and runs a throwaway cluster
+# (test/lib/common.sh), stopped at the end.  Every run gets fresh carts
+# (and 30000 past orders, so the planner sees a shop that has been running),
+# VACUUM ANALYZE and a CHECKPOINT; variants are alternated in every round
+# (the order rotates) to spread noise from other load on the machine; the
+# report gives the median of the rounds.  The per-step log is set to debug1
+# (stripe_webhook.log_level) so that logging is not what is measured.
+#
+# Settings (environment): SW_BENCH_SECONDS (per run, default 15),
+# SW_BENCH_ROUNDS (default 3), SW_BENCH_CLIENTS (default "1 4 16"),
+# SW_BENCH_VARIANTS (default "c plpgsql floor").
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. test/lib/common.sh
+
+SECS=${SW_BENCH_SECONDS:-15}
+ROUNDS=${SW_BENCH_ROUNDS:-3}
+CLIENTS_LIST=${SW_BENCH_CLIENTS:-"1 4 16"}
+VARIANTS=(${SW_BENCH_VARIANTS:-c plpgsql floor})
+DB=sw_bench
+WORK=$(mktemp -d /tmp/sw-bench-fulfil.XXXXXX)
+chmod 755 "$WORK"
+RESULTS="$WORK/results.tsv"
+
+cleanup() { sw_cluster_stop; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+echo "# building and starting a throwaway cluster" >&2
+sw_build_stage
+sw_cluster_start bench "stripe_webhook.log_level = debug1" "max_connections = 100" \
+    "synchronous_commit = off" "autovacuum = off"
+psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB" >/dev/null
+q() { psql -qX -v ON_ERROR_STOP=1 -At -d "$DB" "$@"; }
+q -c "CREATE EXTENSION stripe_webhook" >/dev/null
+q -f bench/fulfil/fulfil_plpgsql.sql >/dev/null
+
+# 10000 products priced 100 with stock that never runs out
+q <<'SQL' >/dev/null
+INSERT INTO stripe_webhook.products (id, name, price_amount, stock)
+SELECT g, 'bench product ' || g, 100, 2000000000 FROM generate_series(1, 10000) g;
+SQL
+
+# prepare CLIENTS STRIDE: fresh carts client * STRIDE + 1 .. client * STRIDE + STRIDE,
+# each of user "b<cart>" with 3 distinct products x 1 (subtotal 300)
+prepare() {
+    local clients=$1 stride=$2
+    q <<SQL >/dev/null
+SET client_min_messages = warning;
+TRUNCATE stripe_webhook.order_items, stripe_webhook.orders, stripe_webhook.cart_items,
+         stripe_webhook.carts, stripe_webhook.checkout_sessions;
+UPDATE stripe_webhook.products SET stock = 2000000000;
+INSERT INTO stripe_webhook.carts (id, user_id)
+SELECT cl * $stride + k, 'b' || (cl * $stride + k)
+  FROM generate_series(0, $clients - 1) cl, generate_series(1, $stride) k;
+-- history, so that the planner sees tables of a shop that has been
+-- running (30000 past orders of other users, their carts locked)
+INSERT INTO stripe_webhook.carts (id, user_id, locked, locked_at, checkout_session_id)
+SELECT -k, 'h' || k, true, now(), 'cs_hist_' || k FROM generate_series(1, 30000) k;
+INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
+SELECT c.id, 1 + (abs(c.id) * 7919 + o) % 10000, 1
+  FROM stripe_webhook.carts c, (VALUES (0), (3331), (6661)) AS v(o);
+INSERT INTO stripe_webhook.orders (user_id, cart_id, checkout_session_id, payment_intent_id, status, payment_status,
+                                   currency, amount_subtotal, amount_total)
+SELECT 'h' || k, -k, 'cs_hist_' || k, 'pi_hist_' || k, 'confirmed', 'paid', 'usd', 300, 800
+  FROM generate_series(1, 30000) k;
+INSERT INTO stripe_webhook.order_items (order_id, product_id, quantity, unit_amount, stock_taken)
+SELECT o.id, ci.product_id, 1, 100, 1
+  FROM stripe_webhook.orders o JOIN stripe_webhook.cart_items ci ON ci.cart_id = o.cart_id;
+SELECT setval(pg_get_serial_sequence('stripe_webhook.carts', 'id'), $clients * $stride + 1);
+SQL
+    q -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+}
+
+# The session a webhook would hand over, compact: only the fields a
+# fulfilment reads (ids, metadata, status, amounts, email, shipping).
+SESSION="'{\"id\": \"cs_bench_' || :c || '\", \"object\": \"checkout.session\", \"metadata\": {\"user_id\": \"b' || :c || '\", \"cart_id\": \"' || :c || '\"}, \"payment_status\": \"paid\", \"payment_intent\": \"pi_bench_' || :c || '\", \"currency\": \"usd\", \"amount_subtotal\": 300, \"amount_total\": 800, \"customer_details\": {\"email\": \"b' || :c || '@example.com\", \"name\": \"Bench Buyer\", \"address\": {\"city\": \"Gale\", \"country\": \"US\", \"line1\": \"1 Bench St\", \"line2\": null, \"postal_code\": \"00000\", \"state\": \"CA\"}}, \"collected_information\": {\"shipping_details\": {\"name\": \"Bench Buyer\", \"address\": {\"city\": \"Gale\", \"country\": \"US\", \"line1\": \"1 Bench St\", \"line2\": null, \"postal_code\": \"00000\", \"state\": \"CA\"}}}}'"
+
+cat >"$WORK/c.sql" <<EOF
+\\set n :n + 1
+\\set c :client_id * :stride + :n
+SELECT stripe_webhook.stripe_fulfill_session(($SESSION)::jsonb);
+EOF
+cat >"$WORK/plpgsql.sql" <<EOF
+\\set n :n + 1
+\\set c :client_id * :stride + :n
+SELECT stripe_bench.fulfil_session_plpgsql(($SESSION)::jsonb);
+EOF
+cat >"$WORK/floor.sql" <<'EOF'
+\set n :n + 1
+\set c :client_id * :stride + :n
+\startpipeline
+UPDATE stripe_webhook.carts SET locked = true, locked_at = now(), checkout_session_id = 'cs_bench_' || :c WHERE id = :c;
+INSERT INTO stripe_webhook.orders (user_id, cart_id, checkout_session_id, payment_intent_id, status, payment_status, currency, amount_subtotal, amount_total, customer_email, shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_state, shipping_postal_code, shipping_country) VALUES ('b' || :c, :c, 'cs_bench_' || :c, 'pi_bench_' || :c, 'confirmed', 'paid', 'usd', 300, 800, 'b' || :c || '@example.com', 'Bench Buyer', '1 Bench St', NULL, 'Gale', 'CA', '00000', 'US');
+INSERT INTO stripe_webhook.order_items (order_id, product_id, quantity, unit_amount, stock_taken) SELECT o.id, ci.product_id, ci.quantity, p.price_amount, ci.quantity FROM stripe_webhook.orders o, stripe_webhook.cart_items ci JOIN stripe_webhook.products p ON p.id = ci.product_id WHERE o.checkout_session_id = 'cs_bench_' || :c AND ci.cart_id = :c;
+UPDATE stripe_webhook.products p SET stock = p.stock - ci.quantity FROM stripe_webhook.cart_items ci WHERE ci.cart_id = :c AND p.id = ci.product_id;
+INSERT INTO stripe_webhook.carts (user_id) VALUES ('b' || :c);
+\endpipeline
+EOF
+
+# run VARIANT CLIENTS ROUND: one timed run on fresh carts; appends to RESULTS
+run() {
+    local variant=$1 clients=$2 round=$3 stride out tps processed orders confirmed
+    # carts per client: generous for the fastest expected rate
+    if [ "$clients" -eq 1 ]; then stride=$((4000 * SECS)); else stride=$((8000 * SECS / clients + 1000)); fi
+    prepare "$clients" "$stride"
+    out="$WORK/$variant-$clients-$round.out"
+    pgbench -n -M prepared -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$SECS" \
+        -D n=0 -D stride="$stride" -f "$WORK/$variant.sql" "$DB" >"$out" 2>&1 || true
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
+    processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+    read -r orders confirmed < <(q -F' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'confirmed')
+                                              FROM stripe_webhook.orders WHERE checkout_session_id LIKE 'cs_bench_%'")
+    if [ -z "$tps" ] || grep -qE 'ERROR|aborted|failed transactions: [1-9]' "$out" ||
+        [ "$orders" != "$processed" ] || [ "$confirmed" != "$orders" ]; then
+        echo "# $variant at $clients clients, round $round: INVALID RUN (tps '$tps', $processed transactions, $orders orders, $confirmed confirmed)" >&2
+        grep -E 'ERROR|DETAIL|aborted' "$out" | head -3 | sed 's/^/#   /' >&2
+        tps=NaN
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$variant" "$clients" "$round" "$tps" >>"$RESULTS"
+    printf '# round %s  %-8s %2s clients  %10s fulfilments/s\n' "$round" "$variant" "$clients" "$tps" >&2
+}
+
+echo "# $ROUNDS rounds x clients {$CLIENTS_LIST} x {${VARIANTS[*]}}, ${SECS}s per run, log_level debug1" >&2
+for round in $(seq 1 "$ROUNDS"); do
+    for clients in $CLIENTS_LIST; do
+        # rotate the order of the variants each round
+        nv=${#VARIANTS[@]}
+        for i in $(seq 0 $((nv - 1))); do
+            run "${VARIANTS[$(((i + round - 1) % nv))]}" "$clients" "$round"
+        done
+    done
+done
+
+# report: median per variant and client count, and the ratios
+echo
+echo "stripe_fulfill_session benchmark: fulfilments/s, median of $ROUNDS runs of ${SECS}s (pgbench -M prepared), 3-item carts"
+echo "machine: $(nproc) cores; PostgreSQL $(q -c 'SHOW server_version'); stripe_webhook.log_level = debug1"
+q <<SQL
+CREATE TEMP TABLE r (variant text, clients int, round int, tps float8);
+\copy r FROM '$RESULTS'
+WITH m AS (
+    SELECT variant, clients,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) FILTER (WHERE tps <> 'NaN') AS tps,
+           min(tps) FILTER (WHERE tps <> 'NaN') AS lo, max(tps) FILTER (WHERE tps <> 'NaN') AS hi
+      FROM r GROUP BY 1, 2
+)
+SELECT format('%-8s %7s %7s %7s   %-22s %s', 'clients', 'C', 'PL/pgSQL', 'floor', 'C / PL/pgSQL', 'C / floor')
+UNION ALL
+SELECT format('%-8s %7s %7s %7s   %-22s %s', c.clients,
+              round(c.tps::numeric), round(p.tps::numeric), round(f.tps::numeric),
+              to_char(c.tps / p.tps, 'FM990.00') || 'x',
+              to_char(100 * c.tps / f.tps, 'FM990') || '%')
+  FROM m c LEFT JOIN m p ON p.variant = 'plpgsql' AND p.clients = c.clients
+           LEFT JOIN m f ON f.variant = 'floor' AND f.clients = c.clients
+ WHERE c.variant = 'c';
+SELECT 'runs (min..max): ' || string_agg(format('%s@%s %s..%s', variant, clients, round(lo::numeric), round(hi::numeric)), ', ' ORDER BY variant, clients)
+  FROM (SELECT variant, clients, min(tps) FILTER (WHERE tps <> 'NaN') lo, max(tps) FILTER (WHERE tps <> 'NaN') hi FROM r GROUP BY 1, 2) x;
+SQL

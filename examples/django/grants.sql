@@ -1,5 +1,4 @@
--- examples/django/grants.sql: database roles for the Django example: a
--- read-only role for the ORM, and a logging setting for the relay role.
+-- examples/django/grants.sql: a read-only database role for Django's ORM.
 --
 -- The webhook view talks to PostgreSQL as the relay role (sql/relay_role.sql),
 -- which may EXECUTE stripe_webhook.stripe_handle_webhook() and nothing else:
@@ -37,15 +36,3 @@ GRANT SELECT ON stripe_webhook.products,
                 stripe_webhook.order_items
     TO shop_reader;
 
--- The relay role as the Django view uses it.  psycopg2, Django's PostgreSQL
--- driver here, inlines the parameters into the SQL text it sends, so the
--- statement is SELECT stripe_webhook.stripe_handle_webhook('<whole body>',
--- '<Stripe-Signature>').  Should that statement fail (a statement timeout,
--- a server restart, a missing privilege), PostgreSQL's default
--- log_min_error_statement = error would copy it, body and signature
--- included, into the server log.  The handler's callers never need that
--- statement text logged: switch it off for the relay role.  (Relays that
--- bind parameters, such as libpq's PQexecParams, psycopg 3 with Django 4.2+
--- "server_side_binding", are not affected; the setting does no harm there.)
--- Needs sql/relay_role.sql first, and a superuser.
-ALTER ROLE stripe_webhook_relay SET log_min_error_statement = 'panic';

@@ -386,13 +386,11 @@ def main():
             db.close()
         query(admin, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DBNAME)
         # The read role has no other use in the cluster; the relay role is
-        # sql/relay_role.sql's and stays, without grants.sql's setting.
-        for sql in ("DROP ROLE IF EXISTS %s" % READER_ROLE,
-                    "ALTER ROLE %s RESET log_min_error_statement" % RELAY_ROLE):
-            try:
-                query(admin, sql)
-            except psycopg2.Error:
-                pass
+        # sql/relay_role.sql's and stays.
+        try:
+            query(admin, "DROP ROLE IF EXISTS %s" % READER_ROLE)
+        except psycopg2.Error:
+            pass
         admin.close()
 
 

@@ -339,6 +339,8 @@ def main():
         after_first = snapshot(db)
         status, reply2, raw = post(port, body, header)
         is_(status, 200, "duplicate delivery: HTTP 200")
+        is_((reply2.get("message"), reply2.get("order_id")) if isinstance(reply2, dict) else None,
+            ("already processed", order_id), "duplicate delivery: 'already processed', same order")
         shop_only = lambda s: {k: v for k, v in s.items() if k != "events"}
         is_(shop_only(snapshot(db)), shop_only(after_first), "duplicate delivery: shop tables unchanged")
         is_(query(db, "SELECT count(*) FROM stripe_webhook.orders WHERE checkout_session_id = %s", (session_id,))[0][0],

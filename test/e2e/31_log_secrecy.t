@@ -98,7 +98,9 @@ event_lines() {
 sign() {
     local t mac
     t=$(date +%s)
-    mac=$({ printf '%s.' "$t"; cat "$1"; } | openssl dgst -sha256 -hmac "${2:-$SECRET}" | awk '{print $NF}')
+    mac=$(/usr/bin/python3 -c 'import hashlib, hmac, sys
+print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode() + b"." + open(sys.argv[3], "rb").read(), hashlib.sha256).hexdigest())' \
+        "${2:-$SECRET}" "$t" "$1")
     echo "$mac" >>"$WORK/sigs.txt"
     printf 't=%s,v1=%s' "$t" "$mac"
 }

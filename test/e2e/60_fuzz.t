@@ -42,7 +42,7 @@ ok $rc "committed seed corpus replays with no sanitizer report ($(find "$FUZZ/co
 
 out=$(make -s -C "$FUZZ" repro 2>&1)
 rc=$?
-ok $rc "reproducers of past findings pass (null_header: NULL header without UB)"
+ok $rc "regression tests of past findings pass (null_header: a NULL header without UB)"
 [ $rc -eq 0 ] || { echo "$out" | sed 's/^/# /' | tail -20; }
 
 work=$(mktemp -d /tmp/sw-fuzz-e2e.XXXXXX)

@@ -1,15 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * null_header.c
- *		Reproducer, found while writing the fuzz targets: a NULL header.
+ *		Regression test for a defect found while writing the fuzz targets:
+ *		a NULL header.
  *
  * stripe_sig_parse_header() tests header == NULL, so a NULL header with
- * length 0 is meant to be allowed (an absent header), but it computes
- * header + header_len before that test: NULL + 0 is undefined behaviour in
- * C, which UBSan reports as "applying zero offset to null pointer".  The
- * fuzz targets cannot reach this (libFuzzer never passes NULL), so this
- * program calls it directly.  Built with -fsanitize=undefined and
- * -fno-sanitize-recover, it exits non-zero while the defect is there;
+ * length 0 is meant to be allowed (an absent header), but it used to
+ * compute header + header_len before that test: NULL + 0 is undefined
+ * behaviour in C, which UBSan reports as "applying zero offset to null
+ * pointer" (fixed on the sig branch, commit 19dbd68).  The fuzz targets
+ * cannot reach this (libFuzzer never passes NULL), so this program calls
+ * it directly.  Built with -fsanitize=address,undefined and
+ * -fno-sanitize-recover, it exits non-zero if the defect comes back;
  * prints TAP.
  *
  *-------------------------------------------------------------------------

@@ -37,3 +37,9 @@ GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_handle_webhook(text, text) TO st
 -- answer helps nobody: a lock timeout is answered with 503, Stripe retries.
 ALTER ROLE stripe_webhook_relay SET lock_timeout = '5s';
 ALTER ROLE stripe_webhook_relay SET statement_timeout = '20s';
+
+-- A client library that inlines parameters into the SQL text (psycopg2 does)
+-- sends the whole body and the signature as literals.  Should such a
+-- statement fail (a timeout, a restart), the server would log its text at
+-- the default log_min_error_statement = error.  Never for this role.
+ALTER ROLE stripe_webhook_relay SET log_min_error_statement = 'panic';

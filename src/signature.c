@@ -59,6 +59,8 @@ typedef struct SecretList
 	const char **bytes;
 	size_t	   *lens;
 	bool		any_whitespace; /* some secret contains whitespace */
+	const char *one_bytes[1];	/* storage for a single secret (no palloc) */
+	size_t		one_len[1];
 } SecretList;
 
 /* What a verifying SQL function returns */
@@ -215,8 +217,8 @@ GetSecrets(FunctionCallInfo fcinfo, int argno, bool is_array, SecretList *out)
 		text	   *t = PG_GETARG_TEXT_PP(argno);
 
 		out->n = 1;
-		out->bytes = palloc(sizeof(char *));
-		out->lens = palloc(sizeof(size_t));
+		out->bytes = out->one_bytes;
+		out->lens = out->one_len;
 		out->lens[0] = VARSIZE_ANY_EXHDR(t);
 		out->bytes[0] = ToUtf8(VARDATA_ANY(t), &out->lens[0]);
 		CheckSecret(out->bytes[0], out->lens[0], 0, &out->any_whitespace);
@@ -308,7 +310,8 @@ VerifyCore(const char *payload, size_t payload_len, const char *header, size_t h
 	StripeSigStatus status;
 	int			i;
 
-	memset(hdr, 0, sizeof(*hdr));
+	hdr->detail = NULL;
+	hdr->nv1_total = 0;
 	if (payload_len == 0)
 		return STRIPE_SIG_NO_PAYLOAD;
 	status = stripe_sig_parse_header(header, header_len, hdr);
@@ -446,7 +449,8 @@ VerifyFromArgs(FunctionCallInfo fcinfo, bool secret_array, VerifyMode mode)
 	tolerance = PG_GETARG_INT32(3);
 	now_unix = GetAt(fcinfo, 4, true);
 
-	memset(&hdr, 0, sizeof(hdr));
+	hdr.detail = NULL;
+	hdr.nv1_total = 0;
 	if (PG_ARGISNULL(0))
 	{
 		status = STRIPE_SIG_NO_PAYLOAD;

@@ -283,6 +283,22 @@ ParseTimestamp(const char *value, size_t len, StripeSigHeader *hdr)
 }
 
 /*
+ * StripeSigHeaderInit
+ *		Reset the scalar fields of a header; the v1 arrays are only read up
+ *		to nv1, so they need no clearing (this runs on every call).
+ */
+static void
+StripeSigHeaderInit(StripeSigHeader *hdr)
+{
+	hdr->timestamp = 0;
+	hdr->tstr[0] = '\0';
+	hdr->tstr_len = 0;
+	hdr->nv1 = 0;
+	hdr->nv1_total = 0;
+	hdr->detail = NULL;
+}
+
+/*
  * stripe_sig_parse_header
  *		Split a Stripe-Signature header into its timestamp and v1 values.
  *		Returns STRIPE_SIG_OK, STRIPE_SIG_BAD_HEADER (out->detail says why)
@@ -291,45 +307,49 @@ ParseTimestamp(const char *value, size_t len, StripeSigHeader *hdr)
 StripeSigStatus
 stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *out)
 {
-	const char *end = header + header_len;
-	const char *elem = header;
+	const char *end;
+	const char *p = header;
 	int			have_t = 0;
 	StripeSigHeader tmp;
 
-	memset(out, 0, sizeof(*out));
+	StripeSigHeaderInit(out);
 	if (header == NULL || header_len == 0)
 	{
 		out->detail = "The header is empty.";
 		return STRIPE_SIG_BAD_HEADER;
 	}
+	end = header + header_len;
 	if (header_len > STRIPE_SIG_MAX_HEADER)
 	{
 		out->detail = "The header is longer than 8192 bytes.";
 		return STRIPE_SIG_BAD_HEADER;
 	}
 
-	while (elem <= end)
+	/* one pass over the bytes: key up to '=' or ',', value up to '=' or ',' */
+	while (1)
 	{
-		const char *comma = memchr(elem, ',', end - elem);
-		const char *elem_end = comma ? comma : end;
-		const char *eq = memchr(elem, '=', elem_end - elem);
-		const char *key_end = eq ? eq : elem_end;
+		const char *key = p;
 		const char *value = NULL;
+		size_t		key_len;
 		size_t		value_len = 0;
-		size_t		key_len = key_end - elem;
+		unsigned char high = 0; /* OR of the value's bytes */
 
-		if (eq)
+		while (p < end && *p != '=' && *p != ',')
+			p++;
+		key_len = p - key;
+		if (p < end && *p == '=')
 		{
-			const char *eq2;
-
-			value = eq + 1;
-			eq2 = memchr(value, '=', elem_end - value);
-			value_len = (eq2 ? eq2 : elem_end) - value;
+			value = ++p;
+			while (p < end && *p != '=' && *p != ',')
+				high |= (unsigned char) *p++;
+			value_len = p - value;
+			while (p < end && *p != ',')	/* text after a second '=' */
+				p++;
 		}
 
-		if (key_len == 1 && elem[0] == 't')
+		if (key_len == 1 && key[0] == 't')
 		{
-			if (!eq)
+			if (value == NULL)
 			{
 				out->detail = "A t element has no value.";
 				return STRIPE_SIG_BAD_HEADER;
@@ -342,7 +362,7 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 			}
 			else
 			{
-				memset(&tmp, 0, sizeof(tmp));
+				StripeSigHeaderInit(&tmp);
 				if (!ParseTimestamp(value, value_len, &tmp))
 				{
 					out->detail = tmp.detail;
@@ -355,22 +375,17 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 				}
 			}
 		}
-		else if (key_len == 2 && elem[0] == 'v' && elem[1] == '1')
+		else if (key_len == 2 && key[0] == 'v' && key[1] == '1')
 		{
-			size_t		i;
-
-			if (!eq || value_len == 0)
+			if (value == NULL || value_len == 0)
 			{
 				out->detail = "A v1 element has no value.";
 				return STRIPE_SIG_BAD_HEADER;
 			}
-			for (i = 0; i < value_len; i++)
+			if (high & 0x80)
 			{
-				if ((unsigned char) value[i] >= 0x80)
-				{
-					out->detail = "A v1 value contains non-ASCII characters.";
-					return STRIPE_SIG_BAD_HEADER;
-				}
+				out->detail = "A v1 value contains non-ASCII characters.";
+				return STRIPE_SIG_BAD_HEADER;
 			}
 			if (out->nv1 < STRIPE_SIG_MAX_V1)
 			{
@@ -381,9 +396,9 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 			out->nv1_total++;
 		}
 
-		if (comma == NULL)
+		if (p >= end)
 			break;
-		elem = comma + 1;
+		p++;					/* skip the ',' */
 	}
 
 	if (!have_t)
@@ -585,7 +600,7 @@ stripe_sig_verify_key(StripeSigKey *key,
 	StripeSigStatus status;
 	int			match;
 
-	memset(hdr, 0, sizeof(*hdr));
+	StripeSigHeaderInit(hdr);
 	if (payload_len == 0)
 		return STRIPE_SIG_NO_PAYLOAD;
 	status = stripe_sig_parse_header(header, header_len, hdr);

@@ -21,6 +21,7 @@ PG_MODULE_MAGIC;
 
 int			stripe_webhook_log_level = LOG;
 int			stripe_webhook_tolerance = 300;
+int			stripe_webhook_keep_payloads = KEEP_PAYLOADS_ALL;
 
 /* Levels a shop may choose for the per-step log (same names as log_min_messages) */
 static const struct config_enum_entry log_level_options[] = {
@@ -34,6 +35,13 @@ static const struct config_enum_entry log_level_options[] = {
 	{"notice", NOTICE, false},
 	{"warning", WARNING, false},
 	{"log", LOG, false},
+	{NULL, 0, false}
+};
+
+/* Which events keep their payload in stripe_webhook.events */
+static const struct config_enum_entry keep_payloads_options[] = {
+	{"all", KEEP_PAYLOADS_ALL, false},
+	{"unprocessed", KEEP_PAYLOADS_UNPROCESSED, false},
 	{NULL, 0, false}
 };
 
@@ -69,6 +77,19 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("stripe_webhook.keep_payloads",
+							 gettext_noop("Which events keep their payload in stripe_webhook.events."),
+							 gettext_noop("all: every recorded event.  unprocessed: only events that "
+										  "are not processed yet (received or failed), which a "
+										  "redelivery or stripe_replay_event() needs; processed and "
+										  "ignored events keep their envelope, not the payload."),
+							 &stripe_webhook_keep_payloads,
+							 KEEP_PAYLOADS_ALL,
+							 keep_payloads_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("stripe_webhook");
 }

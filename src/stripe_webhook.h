@@ -17,6 +17,14 @@ extern int	stripe_webhook_log_level;
 /* stripe_webhook.tolerance: signature age accepted by the webhook handler */
 extern int	stripe_webhook_tolerance;
 
+/* stripe_webhook.keep_payloads: which events keep their payload */
+typedef enum KeepPayloads
+{
+	KEEP_PAYLOADS_ALL,			/* every recorded event */
+	KEEP_PAYLOADS_UNPROCESSED	/* only events not processed (yet) */
+} KeepPayloads;
+extern int	stripe_webhook_keep_payloads;
+
 /*
  * StepLog
  *		Log one fulfilment step at the configured level.  Never pass secrets,

@@ -9,9 +9,9 @@
  *
  *	 400  NULL payload; NULL or empty header; empty payload or signature
  *		  rejected (message as Stripe's libraries word it); body not JSON,
- *		  not an object, not a
- *		  Stripe event.  Nothing is written except, for signature problems,
- *		  a counter in stripe_webhook.rejected_deliveries.
+ *		  not an object, not a Stripe event.  Nothing is written except, for
+ *		  header and signature problems, a counter in
+ *		  stripe_webhook.rejected_deliveries.
  *	 500  no active signing secret ("webhook secret not configured"; also
  *		  counted), or an unexpected error while processing (recorded).
  *	 200  event processed, event type ignored, or event already processed.
@@ -20,15 +20,25 @@
  *	 503  a transient error (serialization failure, deadlock, lock or
  *		  statement timeout, resources): Stripe retries.
  *
- * Every database step runs inside an internal subtransaction (set up and
- * torn down exactly as PL/pgSQL does for a block with an EXCEPTION clause),
- * so SQLSTATE 40001/40P01 never escape to the caller: PostgREST before v16
- * retries those without limit.  The event is recorded with INSERT ... ON
- * CONFLICT DO NOTHING, then row-locked, so concurrent duplicates serialize
- * on the event row; its processing runs in a nested subtransaction so a
- * failure rolls the processing back while the event row keeps the error.
- * Secrets, signatures and payloads are never logged.
+ * A delivery runs in up to three internal subtransactions, each set up and
+ * torn down exactly as PL/pgSQL does for a block with an EXCEPTION clause:
  *
+ *	 accept   verify the signature, parse and check the body, take a
+ *			  transaction-level advisory lock on the event id (concurrent
+ *			  duplicates wait here until the first one commits or aborts)
+ *			  and look the event up; a processed or ignored event ends here
+ *	 process  run the checkout.session.* handler and record the event with
+ *			  its outcome (one INSERT, or an UPDATE of an earlier failure);
+ *			  with stripe_webhook.keep_payloads = unprocessed, without the
+ *			  payload
+ *	 failure  only if process failed: record the error, the attempt and the
+ *			  status ('failed' for a permanent error) on the event's row
+ *
+ * So recording and processing commit together, a failure rolls the
+ * processing back while the event keeps the error, and no error escapes
+ * except unexpected ones while accepting or recording a failure: never
+ * SQLSTATE 40001/40P01, which PostgREST before v16 retries without limit.
+ * Secrets, signatures and payloads are never logged.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,7 +47,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -55,9 +67,8 @@ PG_FUNCTION_INFO_V1(stripe_replay_event);
 /* Where a delivery is; decides what an error in guarded code means */
 typedef enum DeliveryPhase
 {
-	PHASE_START,
-	PHASE_PARSE,				/* parsing the body as jsonb */
-	PHASE_RECORD				/* recording / processing the event */
+	PHASE_ACCEPT,				/* verifying, looking the event up */
+	PHASE_PARSE					/* parsing the body as jsonb */
 } DeliveryPhase;
 
 /* State of one call, passed to the guarded callbacks */
@@ -67,10 +78,20 @@ typedef struct Delivery
 	text	   *header;
 	const char *replay_id;		/* stripe_replay_event() argument */
 	DeliveryPhase phase;
+	bool		done;			/* answered while accepting */
 	bool		not_found;		/* replay: no such event */
+	bool		recorded;		/* the event has a row already ... */
+	char	   *status;			/* ... with this status */
+	ErrorData  *failure;		/* the processing's error, to record */
 	StripeEvent ev;
 	WebhookResult *res;
 } Delivery;
+
+/*
+ * Advisory lock class of the event-id locks (pg_advisory_xact_lock(int4,
+ * int4) with this first key and a hash of the event id as the second).
+ */
+#define EVENT_LOCK_CLASS	0x73776576	/* "swev" */
 
 /* Checkout Session handlers by event type (fulfil.h) */
 typedef void (*SessionHandler) (Jsonb *session, SessionOutcome *out);
@@ -89,22 +110,30 @@ static const struct
 
 /* Cached plans (SPI_keepplan), prepared on first use */
 static SPIPlanPtr secrets_plan = NULL;
-static SPIPlanPtr insert_event_plan = NULL;
-static SPIPlanPtr lock_event_plan = NULL;
-static SPIPlanPtr event_done_plan = NULL;
-static SPIPlanPtr event_error_plan = NULL;
+static SPIPlanPtr lookup_plan = NULL;
+static SPIPlanPtr replay_plan = NULL;
+static SPIPlanPtr insert_done_plan = NULL;
+static SPIPlanPtr update_done_plan = NULL;
+static SPIPlanPtr failure_plan = NULL;
 static SPIPlanPtr reject_plan = NULL;
+
+/* Column types of an event's envelope ($1..$7 of the INSERTs below) */
+#define EVENT_NCOLS 7
+static Oid	event_coltypes[] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID, JSONBOID};
 
 /*
  * PreparePlan
- *		SPI_prepare + SPI_keepplan into *plan unless already done.
+ *		SPI_prepare + SPI_keepplan into *plan unless already done.  The plan
+ *		is generic from the first call: every statement here is a primary
+ *		key probe or a single-row write, for which planning per call (the
+ *		plan cache's default for the first five executions) buys nothing.
  */
 static SPIPlanPtr
 PreparePlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -357,136 +386,15 @@ VerifySignature(Delivery *d)
 }
 
 /*
- * DispatchCallback
- *		Run the handler for the event's type (in the processing
- *		subtransaction).  Other types are left alone ("ignored").
+ * EventValues
+ *		Fill values/nulls[0..6] with the envelope of d's event, in the order
+ *		of event_coltypes.
  */
 static void
-DispatchCallback(void *arg)
-{
-	Delivery   *d = (Delivery *) arg;
-
-	for (int i = 0; i < lengthof(session_handlers); i++)
-	{
-		if (strcmp(d->ev.type, session_handlers[i].type) == 0)
-		{
-			SessionOutcome out;
-
-			memset(&out, 0, sizeof(out));
-			session_handlers[i].handler(d->ev.object, &out);
-			SetResult(d->res, WEBHOOK_HTTP_OK,
-					  pstrdup(out.message ? out.message : "processed"));
-			d->res->has_order = out.has_order;
-			if (out.has_order)
-				d->res->order_id = out.order_id;
-			return;
-		}
-	}
-	SetResult(d->res, WEBHOOK_HTTP_OK, "event type ignored");
-}
-
-/*
- * ProcessEvent
- *		Process a recorded, row-locked event in a nested subtransaction and
- *		record the outcome on its row: processed/ignored with the order, or
- *		the error (status 'failed' for a permanent error; unchanged for a
- *		transient one) and one more attempt either way.
- */
-static void
-ProcessEvent(Delivery *d, const char *current_status)
-{
-	WebhookResult *res = d->res;
-	ErrorData  *edata;
-	bool		ignored = true;
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-
-	for (int i = 0; i < lengthof(session_handlers); i++)
-		if (strcmp(d->ev.type, session_handlers[i].type) == 0)
-			ignored = false;
-
-	edata = RunGuarded(DispatchCallback, d);
-	values[0] = CStringGetTextDatum(d->ev.id);
-
-	if (edata == NULL)
-	{
-		Oid			argtypes[3] = {TEXTOID, TEXTOID, UUIDOID};
-
-		PreparePlan(&event_done_plan,
-					"UPDATE stripe_webhook.events "
-					"SET status = $2, processed_at = pg_catalog.now(), attempts = attempts + 1, "
-					"    last_attempt_at = pg_catalog.now(), order_id = $3 "
-					"WHERE id = $1",
-					3, argtypes);
-		values[1] = CStringGetTextDatum(ignored ? "ignored" : "processed");
-		if (res->has_order)
-			values[2] = UUIDPGetDatum(&res->order_id);
-		else
-			nulls[2] = 'n';
-		ExecPlan(event_done_plan, values, nulls, SPI_OK_UPDATE, "recording a processed event");
-		StepLog("stripe event %s (%s): %s", d->ev.id, d->ev.type, res->message);
-		return;
-	}
-	else
-	{
-		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		bool		transient = IsTransientError(edata->sqlerrcode);
-		const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
-		const char *message = edata->message ? edata->message : "unknown error";
-
-		PreparePlan(&event_error_plan,
-					"UPDATE stripe_webhook.events "
-					"SET status = $2, attempts = attempts + 1, last_attempt_at = pg_catalog.now(), "
-					"    last_error = $3, last_sqlstate = $4 "
-					"WHERE id = $1",
-					4, argtypes);
-		values[1] = CStringGetTextDatum(transient ? current_status : "failed");
-		values[2] = CStringGetTextDatum(message);
-		values[3] = CStringGetTextDatum(sqlstate);
-		ExecPlan(event_error_plan, values, nulls, SPI_OK_UPDATE, "recording a failed event");
-
-		res->has_order = false;
-		res->sqlstate = pstrdup(sqlstate);
-		if (transient)
-			SetResult(res, WEBHOOK_HTTP_UNAVAILABLE,
-					  psprintf("temporary failure, retry later: %s", message));
-		else
-			SetResult(res, PermanentStatus(edata->sqlerrcode),
-					  psprintf("event could not be processed: %s", message));
-
-		ereport(WARNING,
-				(errmsg("stripe event %s (%s) %s", d->ev.id, d->ev.type,
-						transient ? "hit a transient error, left for a retry" : "failed"),
-				 errdetail("SQLSTATE %s: %s", sqlstate, message)));
-	}
-}
-
-/*
- * RecordAndProcess
- *		Record a verified event (or find it recorded), then process it unless
- *		it was processed or ignored before.  The event row stays locked until
- *		the caller's transaction ends, so duplicates delivered concurrently
- *		wait here and then find it processed.
- */
-static void
-RecordAndProcess(Delivery *d)
+EventValues(Delivery *d, Datum *values, char *nulls)
 {
 	StripeEvent *ev = &d->ev;
-	WebhookResult *res = d->res;
-	Oid			ins_types[7] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID, JSONBOID};
-	Oid			lock_types[1] = {TEXTOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	char	   *status;
-	bool		isnull;
-	Datum		order;
 
-	PreparePlan(&insert_event_plan,
-				"INSERT INTO stripe_webhook.events "
-				"    (id, type, api_version, livemode, created, session_id, payload) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7) "
-				"ON CONFLICT (id) DO NOTHING",
-				7, ins_types);
 	values[0] = CStringGetTextDatum(ev->id);
 	values[1] = CStringGetTextDatum(ev->type);
 	values[2] = ev->api_version ? CStringGetTextDatum(ev->api_version) : (Datum) 0;
@@ -498,148 +406,338 @@ RecordAndProcess(Delivery *d)
 	values[5] = ev->session_id ? CStringGetTextDatum(ev->session_id) : (Datum) 0;
 	nulls[5] = ev->session_id ? ' ' : 'n';
 	values[6] = JsonbPGetDatum(ev->event);
-	ExecPlan(insert_event_plan, values, nulls, SPI_OK_INSERT, "recording an event");
-
-	if (SPI_processed == 1)
-	{
-		ProcessEvent(d, "received");
-		return;
-	}
-
-	/* seen before: wait for any concurrent delivery of it, then look */
-	PreparePlan(&lock_event_plan,
-				"SELECT e.status, e.order_id FROM stripe_webhook.events e "
-				"WHERE e.id = $1 FOR UPDATE",
-				1, lock_types);
-	ExecPlan(lock_event_plan, values, NULL, SPI_OK_SELECT, "locking an event");
-	if (SPI_processed != 1)
-	{
-		/* only possible if the row vanished meanwhile; let Stripe retry */
-		SetResult(res, WEBHOOK_HTTP_UNAVAILABLE,
-				  "event is being recorded concurrently, retry later");
-		return;
-	}
-	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	order = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (!isnull)
-	{
-		res->has_order = true;
-		memcpy(&res->order_id, DatumGetUUIDP(order), sizeof(pg_uuid_t));
-	}
-	SPI_freetuptable(SPI_tuptable);
-
-	if (strcmp(status, "processed") == 0 || strcmp(status, "ignored") == 0)
-	{
-		SetResult(res, WEBHOOK_HTTP_OK, "already processed");
-		StepLog("stripe event %s (%s): already processed", ev->id, ev->type);
-		return;
-	}
-
-	/* received (a transient failure before) or failed: try again */
-	res->has_order = false;
-	ProcessEvent(d, status);
 }
 
 /*
- * DeliveryCallback
- *		The guarded part of stripe_handle_webhook(): signature, body, record,
- *		process.
+ * LockEvent
+ *		Take the transaction-level advisory lock of an event id.  Deliveries
+ *		and replays of one event serialize on it: the second waits until the
+ *		first one's transaction ends, then finds its row.
  */
 static void
-DeliveryCallback(void *arg)
+LockEvent(const char *id)
+{
+	uint32		hash = hash_bytes((const unsigned char *) id, (int) strlen(id));
+
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum((int32) EVENT_LOCK_CLASS),
+						Int32GetDatum((int32) hash));
+}
+
+/*
+ * AnswerDuplicate
+ *		The event was processed (or ignored) before: 200, nothing changes.
+ */
+static void
+AnswerDuplicate(Delivery *d)
+{
+	SetResult(d->res, WEBHOOK_HTTP_OK, "already processed");
+	d->done = true;
+	StepLog("stripe event %s (%s): already processed", d->ev.id, d->ev.type);
+}
+
+/*
+ * LookupEvent
+ *		After LockEvent: whether the event has a row, and its status; a
+ *		processed or ignored event is answered as a duplicate.
+ */
+static void
+LookupEvent(Delivery *d)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		order;
+
+	PreparePlan(&lookup_plan,
+				"SELECT e.status, e.order_id FROM stripe_webhook.events e WHERE e.id = $1",
+				1, argtypes);
+	values[0] = CStringGetTextDatum(d->ev.id);
+	ExecPlan(lookup_plan, values, NULL, SPI_OK_SELECT, "looking an event up");
+	if (SPI_processed == 0)
+		return;
+
+	d->recorded = true;
+	d->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	order = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (!isnull)
+	{
+		d->res->has_order = true;
+		memcpy(&d->res->order_id, DatumGetUUIDP(order), sizeof(pg_uuid_t));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	if (strcmp(d->status, "processed") == 0 || strcmp(d->status, "ignored") == 0)
+		AnswerDuplicate(d);
+	else
+		d->res->has_order = false;	/* received or failed: process again */
+}
+
+/*
+ * AcceptCallback
+ *		The first guarded step of stripe_handle_webhook(): signature, body,
+ *		event lock and lookup.  Sets d->done when the delivery is answered
+ *		(rejected, or a duplicate).
+ */
+static void
+AcceptCallback(void *arg)
 {
 	Delivery   *d = (Delivery *) arg;
 	const char *problem;
 	Jsonb	   *event;
 
 	if (!VerifySignature(d))
+	{
+		d->done = true;
 		return;
+	}
 
 	d->phase = PHASE_PARSE;
 	event = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 											   CStringGetDatum(text_to_cstring(d->payload))));
-	d->phase = PHASE_RECORD;
+	d->phase = PHASE_ACCEPT;
 
 	problem = StripeEventFromJsonb(event, &d->ev);
 	if (problem != NULL)
 	{
 		SetResult(d->res, WEBHOOK_HTTP_BAD_REQUEST, problem);
+		d->done = true;
 		StepLog("stripe webhook delivery rejected: body is not a Stripe event");
 		return;
 	}
 	d->res->event_id = d->ev.id;
 	d->res->event_type = d->ev.type;
 
-	RecordAndProcess(d);
+	LockEvent(d->ev.id);
+	LookupEvent(d);
 }
 
 /*
- * ReplayCallback
- *		The guarded part of stripe_replay_event(): lock the event, and
- *		process it again from its stored payload unless it is done.
+ * ReplayAcceptCallback
+ *		The first guarded step of stripe_replay_event(): event lock, the
+ *		stored event, its envelope.
  */
 static void
-ReplayCallback(void *arg)
+ReplayAcceptCallback(void *arg)
 {
 	Delivery   *d = (Delivery *) arg;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
-	SPIPlanPtr	plan;
-	char	   *status;
-	Jsonb	   *payload;
 	bool		isnull;
 	const char *problem;
+	Jsonb	   *payload;
 
-	/* not cached: replay is a rare manual operation */
-	plan = SPI_prepare("SELECT e.status, e.payload FROM stripe_webhook.events e "
-					   "WHERE e.id = $1 FOR UPDATE", 1, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	LockEvent(d->replay_id);
+	PreparePlan(&replay_plan,
+				"SELECT e.status, e.payload FROM stripe_webhook.events e WHERE e.id = $1",
+				1, argtypes);
 	values[0] = CStringGetTextDatum(d->replay_id);
-	ExecPlan(plan, values, NULL, SPI_OK_SELECT, "locking an event");
-	if (SPI_processed != 1)
+	ExecPlan(replay_plan, values, NULL, SPI_OK_SELECT, "reading an event");
+	if (SPI_processed == 0)
 	{
-		d->not_found = true;
+		d->not_found = d->done = true;
 		return;
 	}
-	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	d->recorded = true;
+	d->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	payload = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											   2, &isnull));
 	SPI_freetuptable(SPI_tuptable);
-	SPI_freeplan(plan);
 
 	problem = StripeEventFromJsonb(payload, &d->ev);
 	if (problem != NULL)
 	{
 		SetResult(d->res, WEBHOOK_HTTP_UNPROCESSABLE, psprintf("stored %s", problem));
+		d->done = true;
 		return;
 	}
 	d->res->event_id = d->ev.id;
 	d->res->event_type = d->ev.type;
 
-	if (strcmp(status, "processed") == 0 || strcmp(status, "ignored") == 0)
-	{
-		SetResult(d->res, WEBHOOK_HTTP_OK, "already processed");
-		return;
-	}
-	ProcessEvent(d, status);
+	if (strcmp(d->status, "processed") == 0 || strcmp(d->status, "ignored") == 0)
+		AnswerDuplicate(d);
 }
 
 /*
- * RunDelivery
- *		Run a guarded callback for a call and turn what escaped it into an
- *		answer: transient errors become 503 with nothing written, an error
- *		while parsing the body becomes 400, anything else is raised again
- *		(it cannot be 40001/40P01: those are transient).
+ * ProcessCallback
+ *		The second guarded step: run the handler for the event's type (other
+ *		types are "ignored") and record the event with its outcome.
  */
 static void
-RunDelivery(void (*fn) (void *), Delivery *d)
+ProcessCallback(void *arg)
 {
-	ErrorData  *edata = RunGuarded(fn, d);
+	Delivery   *d = (Delivery *) arg;
+	WebhookResult *res = d->res;
+	const char *status = "ignored";
+	Datum		values[EVENT_NCOLS + 2];
+	char		nulls[EVENT_NCOLS + 2];
 
+	SetResult(res, WEBHOOK_HTTP_OK, "event type ignored");
+	for (int i = 0; i < lengthof(session_handlers); i++)
+	{
+		if (strcmp(d->ev.type, session_handlers[i].type) == 0)
+		{
+			SessionOutcome out;
+
+			memset(&out, 0, sizeof(out));
+			session_handlers[i].handler(d->ev.object, &out);
+			SetResult(res, WEBHOOK_HTTP_OK, pstrdup(out.message ? out.message : "processed"));
+			res->has_order = out.has_order;
+			if (out.has_order)
+				res->order_id = out.order_id;
+			status = "processed";
+			break;
+		}
+	}
+
+	memset(nulls, ' ', sizeof(nulls));
+	if (!d->recorded)
+	{
+		Oid			argtypes[EVENT_NCOLS + 2];
+
+		memcpy(argtypes, event_coltypes, sizeof(event_coltypes));
+		argtypes[EVENT_NCOLS] = TEXTOID;
+		argtypes[EVENT_NCOLS + 1] = UUIDOID;
+		PreparePlan(&insert_done_plan,
+					"INSERT INTO stripe_webhook.events "
+					"    (id, type, api_version, livemode, created, session_id, payload, "
+					"     status, attempts, processed_at, last_attempt_at, order_id) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, pg_catalog.now(), pg_catalog.now(), $9)",
+					EVENT_NCOLS + 2, argtypes);
+		EventValues(d, values, nulls);
+		if (stripe_webhook_keep_payloads == KEEP_PAYLOADS_UNPROCESSED)
+			nulls[6] = 'n';
+		values[EVENT_NCOLS] = CStringGetTextDatum(status);
+		values[EVENT_NCOLS + 1] = res->has_order ? UUIDPGetDatum(&res->order_id) : (Datum) 0;
+		nulls[EVENT_NCOLS + 1] = res->has_order ? ' ' : 'n';
+		ExecPlan(insert_done_plan, values, nulls, SPI_OK_INSERT, "recording a processed event");
+	}
+	else
+	{
+		Oid			argtypes[4] = {TEXTOID, TEXTOID, UUIDOID, BOOLOID};
+
+		PreparePlan(&update_done_plan,
+					"UPDATE stripe_webhook.events "
+					"SET status = $2, processed_at = pg_catalog.now(), attempts = attempts + 1, "
+					"    last_attempt_at = pg_catalog.now(), order_id = $3, "
+					"    payload = CASE WHEN $4 THEN payload END "
+					"WHERE id = $1",
+					4, argtypes);
+		values[0] = CStringGetTextDatum(d->ev.id);
+		values[1] = CStringGetTextDatum(status);
+		values[2] = res->has_order ? UUIDPGetDatum(&res->order_id) : (Datum) 0;
+		nulls[2] = res->has_order ? ' ' : 'n';
+		values[3] = BoolGetDatum(stripe_webhook_keep_payloads == KEEP_PAYLOADS_ALL);
+		ExecPlan(update_done_plan, values, nulls, SPI_OK_UPDATE, "recording a processed event");
+	}
+	StepLog("stripe event %s (%s): %s", d->ev.id, d->ev.type, res->message);
+}
+
+/*
+ * RecordFailureCallback
+ *		The third guarded step, after the processing failed: record the
+ *		event with the error and one more attempt.  A permanent error makes
+ *		it 'failed'; a transient one leaves its status as it was ('received'
+ *		for a new event).  An event processed meanwhile (by a concurrent
+ *		delivery that got in after our processing was rolled back) is left
+ *		alone.
+ */
+static void
+RecordFailureCallback(void *arg)
+{
+	Delivery   *d = (Delivery *) arg;
+	ErrorData  *edata = d->failure;
+	bool		transient = IsTransientError(edata->sqlerrcode);
+	Oid			argtypes[EVENT_NCOLS + 3];
+	Datum		values[EVENT_NCOLS + 3];
+	char		nulls[EVENT_NCOLS + 3];
+
+	memcpy(argtypes, event_coltypes, sizeof(event_coltypes));
+	argtypes[EVENT_NCOLS] = TEXTOID;
+	argtypes[EVENT_NCOLS + 1] = TEXTOID;
+	argtypes[EVENT_NCOLS + 2] = TEXTOID;
+	PreparePlan(&failure_plan,
+				"INSERT INTO stripe_webhook.events AS e "
+				"    (id, type, api_version, livemode, created, session_id, payload, "
+				"     status, attempts, last_attempt_at, last_error, last_sqlstate) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, pg_catalog.now(), $9, $10) "
+				"ON CONFLICT (id) DO UPDATE "
+				"SET status = CASE WHEN excluded.status = 'failed' THEN 'failed' ELSE e.status END, "
+				"    attempts = e.attempts + 1, last_attempt_at = excluded.last_attempt_at, "
+				"    last_error = excluded.last_error, last_sqlstate = excluded.last_sqlstate "
+				"WHERE e.status IN ('received', 'failed')",
+				EVENT_NCOLS + 3, argtypes);
+	memset(nulls, ' ', sizeof(nulls));
+	EventValues(d, values, nulls);
+	values[EVENT_NCOLS] = CStringGetTextDatum(transient ? "received" : "failed");
+	values[EVENT_NCOLS + 1] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
+	values[EVENT_NCOLS + 2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	ExecPlan(failure_plan, values, nulls, SPI_OK_INSERT, "recording a failed event");
+}
+
+/*
+ * ProcessAndRecord
+ *		Process an accepted event and record it; on failure, roll the
+ *		processing back and record the error instead.
+ */
+static void
+ProcessAndRecord(Delivery *d)
+{
+	WebhookResult *res = d->res;
+	ErrorData  *edata;
+	ErrorData  *edata2;
+	bool		transient;
+	const char *sqlstate;
+	const char *message;
+
+	edata = RunGuarded(ProcessCallback, d);
 	if (edata == NULL)
 		return;
 
+	d->failure = edata;
+	transient = IsTransientError(edata->sqlerrcode);
+	sqlstate = unpack_sql_state(edata->sqlerrcode);
+	message = edata->message ? edata->message : "unknown error";
+	res->has_order = false;
+	res->sqlstate = pstrdup(sqlstate);
+	if (transient)
+		SetResult(res, WEBHOOK_HTTP_UNAVAILABLE,
+				  psprintf("temporary failure, retry later: %s", message));
+	else
+		SetResult(res, PermanentStatus(edata->sqlerrcode),
+				  psprintf("event could not be processed: %s", message));
+
+	edata2 = RunGuarded(RecordFailureCallback, d);
+	if (edata2 == NULL)
+		ereport(WARNING,
+				(errmsg("stripe event %s (%s) %s", d->ev.id, d->ev.type,
+						transient ? "hit a transient error, left for a retry" : "failed"),
+				 errdetail("SQLSTATE %s: %s", sqlstate, message)));
+	else if (IsTransientError(edata2->sqlerrcode))
+	{
+		/* not even the failure could be recorded: let Stripe retry */
+		res->sqlstate = pstrdup(unpack_sql_state(edata2->sqlerrcode));
+		SetResult(res, WEBHOOK_HTTP_UNAVAILABLE,
+				  psprintf("temporary failure, retry later: %s", edata2->message));
+		ereport(WARNING,
+				(errmsg("stripe event %s (%s) hit a transient error, nothing recorded",
+						d->ev.id, d->ev.type),
+				 errdetail("SQLSTATE %s: %s", sqlstate, message)));
+	}
+	else
+		ReThrowError(edata2);
+}
+
+/*
+ * AnswerEscaped
+ *		Turn an error that escaped the accept step into an answer:
+ *		transient errors become 503 with nothing written, an error while
+ *		parsing the body becomes 400, anything else is raised again (it
+ *		cannot be 40001/40P01: those are transient).
+ */
+static void
+AnswerEscaped(Delivery *d, ErrorData *edata)
+{
 	d->res->has_order = false;
 	if (IsTransientError(edata->sqlerrcode))
 	{
@@ -684,7 +782,14 @@ stripe_handle_webhook(PG_FUNCTION_ARGS)
 	else if (d.header == NULL || VARSIZE_ANY_EXHDR(d.header) == 0)
 		Reject(&d, WEBHOOK_HTTP_BAD_REQUEST, "missing Stripe-Signature header", "missing_header");
 	else
-		RunDelivery(DeliveryCallback, &d);
+	{
+		ErrorData  *edata = RunGuarded(AcceptCallback, &d);
+
+		if (edata != NULL)
+			AnswerEscaped(&d, edata);
+		else if (!d.done)
+			ProcessAndRecord(&d);
+	}
 
 	MemoryContextSwitchTo(callercxt);
 	result = WebhookResultToJsonb(&res);
@@ -701,6 +806,7 @@ stripe_replay_event(PG_FUNCTION_ARGS)
 	WebhookResult res;
 	Delivery	d;
 	Jsonb	   *result;
+	ErrorData  *edata;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -711,17 +817,20 @@ stripe_replay_event(PG_FUNCTION_ARGS)
 	memset(&d, 0, sizeof(d));
 	d.res = &res;
 	d.replay_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	d.phase = PHASE_RECORD;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	RunDelivery(ReplayCallback, &d);
-	if (d.not_found)
+	edata = RunGuarded(ReplayAcceptCallback, &d);
+	if (edata != NULL)
+		AnswerEscaped(&d, edata);
+	else if (d.not_found)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_EVENT_NOT_FOUND),
 				 errmsg("stripe event \"%s\" not found", d.replay_id),
 				 errhint("Recorded events are listed in stripe_webhook.events.")));
+	else if (!d.done)
+		ProcessAndRecord(&d);
 	StepLog("stripe event %s replayed: %s", d.replay_id, res.message);
 
 	MemoryContextSwitchTo(callercxt);

@@ -4,7 +4,7 @@
 -- 40001/40P01 reaching the caller) and errors while recording.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(69);
+SELECT plan(78);
 
 -- Failure injection: a trigger on orders (the processing step) and one on
 -- events (the recording step) raise the SQLSTATE found in a setting, or
@@ -217,22 +217,49 @@ SELECT throws_ok($$SELECT wh_test.deliver((SELECT body FROM rec))$$, 'P0001', NU
                  'a non-transient error while recording is raised to the caller');
 SET LOCAL wh_test.raise_events = '';
 
--- A transient error when recording the outcome (the UPDATE of the event row,
--- after the processing succeeded) rolls everything back: 503, no order.
-CREATE FUNCTION wh_test.inject_update() RETURNS trigger LANGUAGE plpgsql
-AS $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '40001'; END $$;
-CREATE TRIGGER wh_inject_update BEFORE UPDATE ON stripe_webhook.events
-    FOR EACH ROW EXECUTE FUNCTION wh_test.inject_update();
+-- A transient error when recording the outcome (the INSERT of the processed
+-- event, after the handler succeeded) rolls the processing back: 503, no
+-- order, and the event is kept as received with the error.
+CREATE FUNCTION wh_test.inject_done() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN IF NEW.status = 'processed' THEN RAISE EXCEPTION 'injected' USING ERRCODE = '40001'; END IF; RETURN NEW; END $$;
+CREATE TRIGGER wh_inject_done BEFORE INSERT OR UPDATE ON stripe_webhook.events
+    FOR EACH ROW EXECUTE FUNCTION wh_test.inject_done();
 SELECT is(wh_test.deliver((SELECT body FROM rec)) ->> 'status', '503', '40001 while recording the outcome: 503');
-SELECT is(wh_test.written(), (SELECT w FROM snap3), 'the order and the event were rolled back together');
-DROP TRIGGER wh_inject_update ON stripe_webhook.events;
+SELECT is(wh_test.written() - 'events', (SELECT w - 'events' FROM snap3), 'the processing was rolled back with it');
+SELECT is(pg_temp.ev('evt_record1'), 'received/1/40001', 'the event is kept as received, with the error');
+DROP TRIGGER wh_inject_done ON stripe_webhook.events;
 
 SELECT is(wh_test.deliver((SELECT body FROM rec)) ->> 'status', '200', 'and the next delivery succeeds');
-SELECT is(pg_temp.ev('evt_record1'), 'processed/1/-', 'recorded once, first attempt');
+SELECT is(pg_temp.ev('evt_record1'), 'processed/2/40001', 'processed on the second attempt');
 SELECT is(pg_temp.orders('cs_test_record1'), 1::bigint, 'one order');
 
+---------------------------------------------------------------------------
+-- stripe_webhook.keep_payloads = unprocessed: a processed event keeps its
+-- envelope only; an event that failed keeps its payload until it is
+-- processed (a redelivery or a replay needs it).
+---------------------------------------------------------------------------
+SET LOCAL stripe_webhook.keep_payloads = 'unprocessed';
+SELECT wh_test.make_cart(33040, 'u33040');
+SELECT is(wh_test.deliver(wh_test.event('paid', 'evt_keep1', 'cs_test_keep1', 33040, 'u33040')) ->> 'status', '200',
+          'keep_payloads = unprocessed: processed as usual');
+SELECT is((SELECT row(status, payload IS NULL, type, session_id, order_id IS NOT NULL)::text
+           FROM stripe_webhook.events WHERE id = 'evt_keep1'),
+          '(processed,t,checkout.session.completed,cs_test_keep1,t)', 'the processed event keeps its envelope, not its payload');
+SELECT is(wh_test.deliver(wh_test.event('paid', 'evt_keep2', 'cs_test_keep2', 33041, 'u33041')) ->> 'status', '422',
+          'an event for a cart that does not exist yet fails');
+SELECT ok((SELECT payload IS NOT NULL FROM stripe_webhook.events WHERE id = 'evt_keep2'), 'the failed event keeps its payload');
+SELECT wh_test.make_cart(33041, 'u33041');
+SELECT is(stripe_webhook.stripe_replay_event('evt_keep2') ->> 'status', '200', 'so that it can be replayed from it');
+SELECT is((SELECT row(status, payload IS NULL)::text FROM stripe_webhook.events WHERE id = 'evt_keep2'),
+          '(processed,t)', 'once processed, its payload is dropped');
+SELECT is(wh_test.deliver(wh_test.event('paid', 'evt_keep1', 'cs_test_keep1', 33040, 'u33040')) ->> 'message',
+          'already processed', 'duplicates are still recognised');
+SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, status, payload) VALUES ('evt_nopayload', 't', 'failed', NULL)$$,
+                 '23514', NULL, 'only processed or ignored events may lack a payload');
+SET LOCAL stripe_webhook.keep_payloads = 'all';
+
 -- Every SQLSTATE seen in this file came back in an answer, none as an error.
-SELECT is((SELECT count(*) FROM stripe_webhook.events WHERE last_sqlstate IN ('40001', '40P01')), 3::bigint,
+SELECT is((SELECT count(*) FROM stripe_webhook.events WHERE last_sqlstate IN ('40001', '40P01')), 4::bigint,
           'serialization failures and deadlocks were answered (and recorded), not raised');
 
 SELECT * FROM finish();

@@ -13,10 +13,16 @@
  *		 cart lock committed): the session's existing order, a recorded
  *		 expiry or failure, and the cart's lines, locking their products in
  *		 ascending id order;
- *	  3. one data-modifying statement: insert the order (ON CONFLICT on the
- *		 unique checkout_session_id does nothing), its items and the stock
- *		 taken (set-based, from arrays), lock the cart and create the user's
- *		 new active cart when there is none.
+ *	  3. one data-modifying statement: insert the order, its items and the
+ *		 stock taken (set-based, from arrays), lock the cart and create the
+ *		 user's new active cart when there is none.
+ *
+ * Exactly once: every event of a session locks the session's cart first,
+ * and step 2 runs in a snapshot taken after that lock, so a second delivery
+ * (concurrent or not) finds the first one's order and returns it.  The
+ * unique index on orders.checkout_session_id is the backstop: only payloads
+ * that name different carts for one session (never sent by Stripe) could
+ * reach it, and they get a unique_violation instead of a second order.
  *
  * The decisions between 2 and 3 (what to take from stock, whether the order
  * needs review and why, the money check) are made here in C.  Rare paths
@@ -94,7 +100,6 @@ static const char *write_order_sql =
 "     shipping_state, shipping_postal_code, shipping_country, review_reason)"
 "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
 "          $11, $12, $13, $14, $15, $16, $17, $18)"
-"  ON CONFLICT (checkout_session_id) DO NOTHING"
 "  RETURNING id"
 "), i AS ("
 "  INSERT INTO stripe_webhook.order_items"
@@ -124,9 +129,6 @@ static const char *write_order_sql =
 "  RETURNING id"
 ")"
 "SELECT o.id, (SELECT n.id FROM n) AS new_cart FROM o";
-
-PG_FUNCTION_INFO_V1(stripe_fulfill_session);
-PG_FUNCTION_INFO_V1(stripe_apply_session_event);
 
 /*
  * FulfilPlan
@@ -498,14 +500,8 @@ FulfilLocked(const CheckoutSession *s, const LockedCart *cart, SessionOutcome *o
 	FulfilExec(FulfilPlan(&write_order_plan, write_order_sql, 24, write_types),
 			   values, nulls, SPI_OK_SELECT, "write order");
 
-	if (SPI_processed == 0)
-	{
-		/* another transaction created this session's order meanwhile */
-		if (!LookupOrder(s->id, &order_id))
-			elog(ERROR, "order of checkout session \"%s\" vanished", s->id);
-		AlreadyProcessed(s, &order_id, out);
-		return;
-	}
+	if (SPI_processed != 1)
+		elog(ERROR, "order of checkout session \"%s\" was not created", s->id);
 	order_id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull));
 	new_cart = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -577,6 +573,8 @@ CheckoutSessionCompleted(Jsonb *session, SessionOutcome *out)
 }
 
 /* SQL function: stripe_fulfill_session(session jsonb) RETURNS uuid */
+PG_FUNCTION_INFO_V1(stripe_fulfill_session);
+
 Datum
 stripe_fulfill_session(PG_FUNCTION_ARGS)
 {
@@ -605,6 +603,8 @@ stripe_fulfill_session(PG_FUNCTION_ARGS)
  * handler does after verifying and recording the event.  Returns
  * {"order_id": uuid or null, "message": text}.
  */
+PG_FUNCTION_INFO_V1(stripe_apply_session_event);
+
 Datum
 stripe_apply_session_event(PG_FUNCTION_ARGS)
 {

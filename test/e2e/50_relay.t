@@ -339,8 +339,19 @@ is "$(curl -s -w ' %{http_code}' "$URL/healthz")" '{"status": 503, "message": "d
 like "$(post ev4)" '^503 .*database unavailable' "database stopped: webhook 503 (Stripe retries)"
 kill -0 "$RELAY_PID"
 ok $? "database stopped: the relay keeps running"
+# a second relay started while the database is down comes up and waits
+MAIN_PID=$RELAY_PID MAIN_URL=$URL
+start_relay relay-cold.log
+ok $? "a relay started while the database is down starts anyway"
+COLD_PID=$RELAY_PID COLD_URL=$URL
+is "$(curl -s -o /dev/null -w '%{http_code}' "$COLD_URL/healthz")" 503 "... and answers 503"
+RELAY_PID=$MAIN_PID URL=$MAIN_URL
 sw_pg_ctl -l "$SW_PGLOG" -w -t 60 start >/dev/null
 is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200 "database back: /healthz 200"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$COLD_URL/healthz")" 200 "database back: the relay started during the outage answers 200"
+kill -TERM "$COLD_PID"
+wait "$COLD_PID"
+is "$?" 0 "... and stops cleanly"
 R=$(post ev4)
 like "$R" '^200 .*order_id' "database back: the retried delivery creates its order"
 like "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'stripe_webhook_relay'")" '^[1-4]$' \

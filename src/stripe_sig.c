@@ -307,7 +307,7 @@ StripeSigHeaderInit(StripeSigHeader *hdr)
 StripeSigStatus
 stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *out)
 {
-	const char *end = header + header_len;
+	const char *end;
 	const char *p = header;
 	int			have_t = 0;
 	StripeSigHeader tmp;
@@ -318,6 +318,7 @@ stripe_sig_parse_header(const char *header, size_t header_len, StripeSigHeader *
 		out->detail = "The header is empty.";
 		return STRIPE_SIG_BAD_HEADER;
 	}
+	end = header + header_len;
 	if (header_len > STRIPE_SIG_MAX_HEADER)
 	{
 		out->detail = "The header is longer than 8192 bytes.";

@@ -123,14 +123,17 @@ static Oid	event_coltypes[] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOI
 
 /*
  * PreparePlan
- *		SPI_prepare + SPI_keepplan into *plan unless already done.
+ *		SPI_prepare + SPI_keepplan into *plan unless already done.  The plan
+ *		is generic from the first call: every statement here is a primary
+ *		key probe or a single-row write, for which planning per call (the
+ *		plan cache's default for the first five executions) buys nothing.
  */
 static SPIPlanPtr
 PreparePlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));

@@ -74,12 +74,12 @@ percentile() {
 }
 
 # server_us: CPU time (microseconds) used so far by the cluster: the
-# postmaster, the backends it has reaped and its live children (as in
-# bench/webhook/run.sh).  Unlike throughput, CPU time per delivery hardly
-# moves when other work shares the machine.
+# postmaster, the backends it has reaped (its cutime/cstime) and its live
+# children.  Unlike throughput, CPU time per delivery hardly moves when
+# other work shares the machine.
 server_us() {
     local t=0 s line rest
-    for s in "/proc/$SW_PGPID/stat" /proc/[0-9]*/stat; do
+    for s in /proc/[0-9]*/stat; do
         read -r line 2>/dev/null <"$s" || continue
         rest=${line##*) }
         set -- $rest
@@ -101,18 +101,20 @@ relay_us() {
     echo $(((${12} + ${13}) * TICK_US))
 }
 
-# children_us: CPU time of this shell's finished children (pgbench, wrk).
+# children_us: CPU time of this shell's finished children (pgbench, wrk)
+# into CHILD_US.  Not called as $(...): times must run in this shell.
 children_us() {
-    times >"$WORK/times"    # a builtin: in this shell, not a subshell
-    tail -1 "$WORK/times" | awk '{ n = 0
+    times >"$WORK/times"
+    CHILD_US=$(tail -1 "$WORK/times" | awk '{ n = 0
         for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] }
-        printf "%.0f\n", n * 1e6 }'
+        printf "%.0f\n", n * 1e6 }')
 }
 
 # cpu_start / cpu_stop PHASE: CPU per delivery of PHASE into SRV_US,
 # RELAY_US (0 when the relay was not used) and CLIENT_US.
 cpu_start() {
-    S0=$(server_us) R0=$(relay_us) C0=$(children_us)
+    children_us
+    C0=$CHILD_US S0=$(server_us) R0=$(relay_us)
 }
 cpu_stop() {
     local n
@@ -120,7 +122,8 @@ cpu_stop() {
     n=$(psql_bench -At -c "SELECT count(*) FROM stripe_webhook.events WHERE id LIKE 'evt_bench_$1_%'")
     SRV_US=$((($(server_us) - S0) / n))
     RELAY_US=$((($(relay_us) - R0) / n))
-    CLIENT_US=$((($(children_us) - C0) / n))
+    children_us
+    CLIENT_US=$(((CHILD_US - C0) / n))
 }
 
 # sign PHASE: sign PHASE's events now (a fresh timestamp).

@@ -326,6 +326,17 @@ release_lock
 is "$(q "SELECT count(*) FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_relay_e2e_3'")" 0 \
     "cancelled call wrote no order"
 like "$(post ev3)" '^200 ' "the retried delivery succeeds"
+
+# the pool's only connection is killed between requests (a server restart
+# looks the same): the next request notices, reconnects and succeeds
+BEFORE_PID=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'stripe_webhook_relay'")
+is "$(q "SELECT pg_terminate_backend($BEFORE_PID)")" t "the relay's database session is terminated"
+CART7=$(make_cart u7)
+make_event ev7 evt_RelayE2E7 cs_test_relay_e2e_7 "$CART7" u7
+like "$(post ev7)" '^200 .*order_id' "the next delivery is served on a new connection: 200"
+AFTER_PID=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'stripe_webhook_relay'")
+[ -n "$AFTER_PID" ] && [ "$AFTER_PID" != "$BEFORE_PID" ]
+ok $? "... which replaced the dead one (pid $BEFORE_PID -> $AFTER_PID)"
 stop_relay
 
 # --- database down and back ---------------------------------------------------

@@ -306,6 +306,21 @@ COMMENT ON TABLE stripe_webhook.signing_secrets IS
 SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.signing_secrets', '');
 SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.signing_secrets_id_seq', '');
 
+-- Every backend caches the secrets (src/secrets.c); any change to the table
+-- tells them all, at commit, to read it again.  ENABLE ALWAYS: it fires for
+-- logical replication's apply too.
+CREATE FUNCTION stripe_webhook.stripe_webhook_secrets_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'stripe_webhook_secrets_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_webhook_secrets_changed() FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_webhook_secrets_changed() IS
+    'Trigger on signing_secrets: invalidates every backend''s cache of the signing secrets.';
+CREATE TRIGGER signing_secrets_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON stripe_webhook.signing_secrets
+    FOR EACH STATEMENT EXECUTE FUNCTION stripe_webhook.stripe_webhook_secrets_changed();
+ALTER TABLE stripe_webhook.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_changed;
+
 -- The event inbox.  Every delivery whose signature verified and whose body
 -- is a Stripe event is recorded here, keyed by Stripe's event id, in the
 -- same transaction as its processing.

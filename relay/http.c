@@ -47,11 +47,6 @@
 #define WEBHOOK_PATH "/api/payments/stripe_webhook/"
 #define HEALTH_PATH "/healthz"
 
-/* The one statement the relay runs per webhook; both parameters are text */
-static const char *const webhook_sql =
-"SELECT (r.j ->> 'status')::int, r.j ->> 'event_id', r.j::text "
-"FROM stripe_webhook.stripe_handle_webhook($1, $2) AS r(j)";
-
 typedef enum Route
 {
 	ROUTE_WEBHOOK,
@@ -285,7 +280,7 @@ HandleWebhook(struct MHD_Connection *conn, Request *req)
 
 	params[0] = req->body;
 	params[1] = sig;
-	res = PoolExec(srv.pool, webhook_sql, 2, params, &outcome);
+	res = PoolExec(srv.pool, POOL_STMT_WEBHOOK, params, &outcome);
 	if (res == NULL)
 		return RespondPoolFailure(conn, req, outcome);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -315,7 +310,7 @@ static enum MHD_Result
 HandleHealth(struct MHD_Connection *conn, Request *req)
 {
 	PoolOutcome outcome;
-	PGresult   *res = PoolExec(srv.pool, "SELECT 1", 0, NULL, &outcome);
+	PGresult   *res = PoolExec(srv.pool, POOL_STMT_HEALTH, NULL, &outcome);
 	enum MHD_Result ret;
 
 	if (res == NULL)

@@ -14,6 +14,15 @@
 
 typedef struct Pool Pool;
 
+/* The statements the relay runs (prepared per connection, text parameters) */
+typedef enum PoolStatement
+{
+	POOL_STMT_WEBHOOK,			/* stripe_handle_webhook($1 body, $2 header):
+								 * status int, event_id text, reply text */
+	POOL_STMT_HEALTH,			/* SELECT 1 */
+	POOL_NSTMTS
+} PoolStatement;
+
 /* What PoolExec could do */
 typedef enum PoolOutcome
 {
@@ -26,11 +35,11 @@ typedef enum PoolOutcome
 extern Pool *PoolCreate(const RelayConfig *cfg);
 
 /*
- * Run sql with nparams text parameters on a pooled connection.  Returns the
- * result (caller PQclear()s it) with *outcome = POOL_OK, or NULL with the
- * reason in *outcome.
+ * Run stmt with its parameters on a pooled connection.  Returns the result
+ * (caller PQclear()s it) with *outcome = POOL_OK, or NULL with the reason in
+ * *outcome.
  */
-extern PGresult *PoolExec(Pool *pool, const char *sql, int nparams,
+extern PGresult *PoolExec(Pool *pool, PoolStatement stmt,
 						  const char *const *values, PoolOutcome *outcome);
 
 /* Ask the server to cancel the statements running on checked-out connections */

@@ -7,16 +7,22 @@
  * The whole path is three statements over SPI, each a plan prepared once
  * per backend and kept (SPI_prepare + SPI_keepplan):
  *
- *	  1. lock the cart row (FOR UPDATE): every fulfilment, cancellation and
+ *	  1. lock the cart row (FOR NO KEY UPDATE): every fulfilment, cancellation and
  *		 failure record of a session serialises on its cart;
  *	  2. in a fresh snapshot (so it sees whatever the previous holder of the
  *		 cart lock committed): the session's existing order, a recorded
  *		 expiry or failure, and the cart's lines, locking their products in
  *		 ascending id order;
- *	  3. one data-modifying statement: insert the order (ON CONFLICT on the
- *		 unique checkout_session_id does nothing), its items and the stock
- *		 taken (set-based, from arrays), lock the cart and create the user's
- *		 new active cart when there is none.
+ *	  3. one data-modifying statement: insert the order, its items and the
+ *		 stock taken (set-based, from arrays), lock the cart and create the
+ *		 user's new active cart when there is none.
+ *
+ * Exactly once: every event of a session locks the session's cart first,
+ * and step 2 runs in a snapshot taken after that lock, so a second delivery
+ * (concurrent or not) finds the first one's order and returns it.  The
+ * unique index on orders.checkout_session_id is the backstop: only payloads
+ * that name different carts for one session (never sent by Stripe) could
+ * reach it, and they get a unique_violation instead of a second order.
  *
  * The decisions between 2 and 3 (what to take from stock, whether the order
  * needs review and why, the money check) are made here in C.  Rare paths
@@ -61,12 +67,17 @@ static SPIPlanPtr write_order_plan = NULL;
 
 static const char *lock_cart_sql =
 "SELECT user_id, locked, checkout_session_id"
-"  FROM stripe_webhook.carts WHERE id = $1 FOR UPDATE";
+"  FROM stripe_webhook.carts WHERE id = $1 FOR NO KEY UPDATE";
 
 static const char *lookup_order_sql =
 "SELECT id FROM stripe_webhook.orders WHERE checkout_session_id = $1";
 
-/* ORDER BY under FOR UPDATE: rows are sorted first, then locked in order */
+/*
+ * ORDER BY under a row lock: rows are sorted first, then locked in order.
+ * NO KEY UPDATE (we change stock, not keys) does not block other
+ * transactions' foreign key checks, e.g. a customer adding the product to a
+ * cart, but does serialise fulfilments.
+ */
 static const char *cart_lines_sql =
 "SELECT ci.product_id, ci.quantity, p.price_amount, p.currency, p.stock,"
 "       (SELECT o.id FROM stripe_webhook.orders o"
@@ -77,7 +88,7 @@ static const char *cart_lines_sql =
 "  JOIN stripe_webhook.products p ON p.id = ci.product_id"
 " WHERE ci.cart_id = $1"
 " ORDER BY p.id"
-"   FOR UPDATE OF p";
+"   FOR NO KEY UPDATE OF p";
 
 /*
  * $1 user, $2 cart, $3 session, $4 payment intent, $5 status, $6 payment
@@ -94,7 +105,6 @@ static const char *write_order_sql =
 "     shipping_state, shipping_postal_code, shipping_country, review_reason)"
 "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
 "          $11, $12, $13, $14, $15, $16, $17, $18)"
-"  ON CONFLICT (checkout_session_id) DO NOTHING"
 "  RETURNING id"
 "), i AS ("
 "  INSERT INTO stripe_webhook.order_items"
@@ -124,9 +134,6 @@ static const char *write_order_sql =
 "  RETURNING id"
 ")"
 "SELECT o.id, (SELECT n.id FROM n) AS new_cart FROM o";
-
-PG_FUNCTION_INFO_V1(stripe_fulfill_session);
-PG_FUNCTION_INFO_V1(stripe_apply_session_event);
 
 /*
  * FulfilPlan
@@ -196,7 +203,7 @@ GetText(int row, int fnumber)
 
 /*
  * LockCart
- *		Lock the session's cart row (FOR UPDATE) and read it into cart.  A
+ *		Lock the session's cart row (FOR NO KEY UPDATE) and read it into cart.  A
  *		cart of another user is a SW205 error; a missing cart is reported as
  *		cart->found = false and left to the caller.
  */
@@ -498,14 +505,8 @@ FulfilLocked(const CheckoutSession *s, const LockedCart *cart, SessionOutcome *o
 	FulfilExec(FulfilPlan(&write_order_plan, write_order_sql, 24, write_types),
 			   values, nulls, SPI_OK_SELECT, "write order");
 
-	if (SPI_processed == 0)
-	{
-		/* another transaction created this session's order meanwhile */
-		if (!LookupOrder(s->id, &order_id))
-			elog(ERROR, "order of checkout session \"%s\" vanished", s->id);
-		AlreadyProcessed(s, &order_id, out);
-		return;
-	}
+	if (SPI_processed != 1)
+		elog(ERROR, "order of checkout session \"%s\" was not created", s->id);
 	order_id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull));
 	new_cart = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -577,6 +578,8 @@ CheckoutSessionCompleted(Jsonb *session, SessionOutcome *out)
 }
 
 /* SQL function: stripe_fulfill_session(session jsonb) RETURNS uuid */
+PG_FUNCTION_INFO_V1(stripe_fulfill_session);
+
 Datum
 stripe_fulfill_session(PG_FUNCTION_ARGS)
 {
@@ -605,6 +608,8 @@ stripe_fulfill_session(PG_FUNCTION_ARGS)
  * handler does after verifying and recording the event.  Returns
  * {"order_id": uuid or null, "message": text}.
  */
+PG_FUNCTION_INFO_V1(stripe_apply_session_event);
+
 Datum
 stripe_apply_session_event(PG_FUNCTION_ARGS)
 {

@@ -58,7 +58,10 @@ SessionDisplayValue(const char *value)
 		out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char) c;
 	}
 	if (cut < len)
-		memcpy(out + cut, "...", 3), cut += 3;
+	{
+		memcpy(out + cut, "...", 3);
+		cut += 3;
+	}
 	out[cut] = '\0';
 	return out;
 }

@@ -57,6 +57,7 @@
 
 #include "errcodes.h"
 #include "fulfil.h"
+#include "secrets.h"
 #include "signature.h"
 #include "stripe_webhook.h"
 #include "webhook.h"
@@ -109,7 +110,6 @@ static const struct
 };
 
 /* Cached plans (SPI_keepplan), prepared on first use */
-static SPIPlanPtr secrets_plan = NULL;
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr replay_plan = NULL;
 static SPIPlanPtr insert_done_plan = NULL;
@@ -123,14 +123,17 @@ static Oid	event_coltypes[] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOI
 
 /*
  * PreparePlan
- *		SPI_prepare + SPI_keepplan into *plan unless already done.
+ *		SPI_prepare + SPI_keepplan into *plan unless already done.  The plan
+ *		is generic from the first call: every statement here is a primary
+ *		key probe or a single-row write, for which planning per call (the
+ *		plan cache's default for the first five executions) buys nothing.
  */
 static SPIPlanPtr
 PreparePlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -285,77 +288,29 @@ Reject(Delivery *d, int http_status, const char *message, const char *reason)
 
 /*
  * VerifySignature
- *		Check the header against every active signing secret.  Returns false
- *		after answering the delivery (500 without a secret, 400 with the
- *		reason Stripe's libraries give).  The secrets read are wiped from
- *		memory before returning.
+ *		Check the header against every active signing secret (secrets.c).
+ *		Returns false after answering the delivery (500 without a secret,
+ *		400 with the reason Stripe's libraries give).
  */
 static bool
 VerifySignature(Delivery *d)
 {
-	SPIPlanPtr	plan;
-	SPITupleTable *tuptable;
-	const char **secrets;
-	size_t	   *lens;
-	text	  **copies;
-	int			n;
-	volatile StripeSigStatus status = STRIPE_SIG_MISMATCH;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	ActiveSecrets active;
+	StripeSigStatus status;
 
-	plan = PreparePlan(&secrets_plan,
-					   "SELECT s.secret FROM stripe_webhook.signing_secrets s "
-					   "WHERE s.expires_at IS NULL OR s.expires_at > pg_catalog.now() "
-					   "ORDER BY s.created_at DESC, s.id DESC",
-					   0, NULL);
-	ExecPlan(plan, NULL, NULL, SPI_OK_SELECT, "reading the signing secrets");
-	tuptable = SPI_tuptable;
-	n = (int) SPI_processed;
-
-	if (n == 0)
+	GetActiveSecrets(now, &active);
+	if (active.n == 0)
 	{
-		SPI_freetuptable(tuptable);
 		Reject(d, WEBHOOK_HTTP_SERVER_ERROR, "webhook secret not configured", "no_secret");
 		return false;
 	}
 
-	secrets = palloc(n * sizeof(char *));
-	lens = palloc(n * sizeof(size_t));
-	copies = palloc0(n * sizeof(text *));
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Datum		datum = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull);
-		text	   *t;
-
-		Assert(!isnull);		/* secret is NOT NULL */
-		t = DatumGetTextPP(datum);
-		if ((Pointer) t != DatumGetPointer(datum))
-			copies[i] = t;		/* detoasted copy: wipe it too */
-		secrets[i] = VARDATA_ANY(t);
-		lens[i] = VARSIZE_ANY_EXHDR(t);
-	}
-
-	PG_TRY();
-	{
-		status = StripeVerifyWithSecrets(VARDATA_ANY(d->payload), VARSIZE_ANY_EXHDR(d->payload),
-										 VARDATA_ANY(d->header), VARSIZE_ANY_EXHDR(d->header),
-										 secrets, lens, n, stripe_webhook_tolerance,
-										 (int64) timestamptz_to_time_t(GetCurrentTransactionStartTimestamp()));
-	}
-	PG_FINALLY();
-	{
-		/* no copy of a secret outlives the check */
-		for (int i = 0; i < n; i++)
-		{
-			HeapTuple	tuple = tuptable->vals[i];
-
-			if (copies[i] != NULL)
-				explicit_bzero(copies[i], VARSIZE_ANY(copies[i]));
-			explicit_bzero(tuple->t_data, tuple->t_len);
-		}
-		SPI_freetuptable(tuptable);
-	}
-	PG_END_TRY();
-
+	status = StripeVerifyWithSecrets(VARDATA_ANY(d->payload), VARSIZE_ANY_EXHDR(d->payload),
+									 VARDATA_ANY(d->header), VARSIZE_ANY_EXHDR(d->header),
+									 active.secrets, active.lens, active.n,
+									 stripe_webhook_tolerance,
+									 (int64) timestamptz_to_time_t(now));
 	switch (status)
 	{
 		case STRIPE_SIG_OK:

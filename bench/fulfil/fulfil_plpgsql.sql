@@ -176,7 +176,7 @@ BEGIN
 
     -- 2. lock the cart; an existing order for the session is returned as is
     SELECT c.user_id, c.locked, c.checkout_session_id INTO v_cart_owner, v_cart_locked, v_cart_sess
-      FROM stripe_webhook.carts c WHERE c.id = v_cart FOR UPDATE;
+      FROM stripe_webhook.carts c WHERE c.id = v_cart FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         SELECT o.id INTO v_existing FROM stripe_webhook.orders o WHERE o.checkout_session_id = v_id;
         IF FOUND THEN
@@ -209,7 +209,7 @@ BEGIN
           FROM stripe_webhook.cart_items ci JOIN stripe_webhook.products p ON p.id = ci.product_id
          WHERE ci.cart_id = v_cart
          ORDER BY p.id
-           FOR UPDATE OF p
+           FOR NO KEY UPDATE OF p
     LOOP
         v_take := CASE WHEN v_take_stock THEN least(v_item.stock, v_item.quantity) ELSE 0 END;
         IF v_take_stock AND v_take < v_item.quantity THEN
@@ -250,7 +250,7 @@ BEGIN
     v_status := CASE WHEN cardinality(v_reasons) > 0 THEN 'needs_review'
                      WHEN v_paid THEN 'confirmed' ELSE 'pending' END;
 
-    -- 3. the order (the unique session id settles a concurrent duplicate)
+    -- 3. the order (the cart lock above serialises deliveries of one session)
     INSERT INTO stripe_webhook.orders
         (user_id, cart_id, checkout_session_id, payment_intent_id, status, payment_status, currency,
          amount_subtotal, amount_total, customer_email, shipping_name, shipping_line1, shipping_line2,
@@ -259,12 +259,7 @@ BEGIN
             v_subtotal, v_total, v_email, v_ship->>'name', v_addr->>'line1', v_addr->>'line2',
             v_addr->>'city', v_addr->>'state', v_addr->>'postal_code', v_addr->>'country',
             NULLIF(array_to_string(v_reasons, '; '), ''))
-    ON CONFLICT (checkout_session_id) DO NOTHING
     RETURNING id INTO v_order;
-    IF v_order IS NULL THEN
-        SELECT o.id INTO v_order FROM stripe_webhook.orders o WHERE o.checkout_session_id = v_id;
-        RETURN v_order;
-    END IF;
     RAISE DEBUG 'payment successful for checkout session % (cart %, user %)', v_id, v_cart, v_user;
 
     -- 4. items, 5. stock

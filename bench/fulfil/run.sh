@@ -142,28 +142,31 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-# report: median per variant and client count, and the ratios
+# report: median and best run per variant and client count, and the ratios
 echo
-echo "stripe_fulfill_session benchmark: fulfilments/s, median of $ROUNDS runs of ${SECS}s (pgbench -M prepared), 3-item carts"
-echo "machine: $(nproc) cores; PostgreSQL $(q -c 'SHOW server_version'); stripe_webhook.log_level = debug1"
+echo "stripe_fulfill_session benchmark: fulfilments/s over $ROUNDS runs of ${SECS}s each (pgbench -M prepared), 3-item carts"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); PostgreSQL $(q -c 'SHOW server_version'); stripe_webhook.log_level = debug1"
 q <<SQL
 CREATE TEMP TABLE r (variant text, clients int, round int, tps float8);
 \copy r FROM '$RESULTS'
-WITH m AS (
-    SELECT variant, clients,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) FILTER (WHERE tps <> 'NaN') AS tps,
-           min(tps) FILTER (WHERE tps <> 'NaN') AS lo, max(tps) FILTER (WHERE tps <> 'NaN') AS hi
-      FROM r GROUP BY 1, 2
-)
-SELECT format('%-8s %7s %7s %7s   %-22s %s', 'clients', 'C', 'PL/pgSQL', 'floor', 'C / PL/pgSQL', 'C / floor')
+CREATE TEMP TABLE m AS
+SELECT variant, clients,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) FILTER (WHERE tps <> 'NaN') AS med,
+       max(tps) FILTER (WHERE tps <> 'NaN') AS best,
+       min(tps) FILTER (WHERE tps <> 'NaN') AS worst
+  FROM r GROUP BY 1, 2;
+SELECT format('%-8s | %-20s | %-22s | %-20s | %-13s | %s', 'clients', 'C median (best)', 'PL/pgSQL median (best)', 'floor median (best)',
+              'C / PL/pgSQL', 'C / floor')
 UNION ALL
-SELECT format('%-8s %7s %7s %7s   %-22s %s', c.clients,
-              round(c.tps::numeric), round(p.tps::numeric), round(f.tps::numeric),
-              to_char(c.tps / p.tps, 'FM990.00') || 'x',
-              to_char(100 * c.tps / f.tps, 'FM990') || '%')
+SELECT format('%-8s | %-20s | %-22s | %-20s | %-13s | %s', c.clients,
+              round(c.med::numeric) || ' (' || round(c.best::numeric) || ')',
+              round(p.med::numeric) || ' (' || round(p.best::numeric) || ')',
+              round(f.med::numeric) || ' (' || round(f.best::numeric) || ')',
+              to_char(c.med / p.med, 'FM990.00') || 'x (' || to_char(c.best / p.best, 'FM990.00') || 'x)',
+              to_char(100 * c.med / f.med, 'FM990') || '% (' || to_char(100 * c.best / f.best, 'FM990') || '%)')
   FROM m c LEFT JOIN m p ON p.variant = 'plpgsql' AND p.clients = c.clients
            LEFT JOIN m f ON f.variant = 'floor' AND f.clients = c.clients
  WHERE c.variant = 'c';
-SELECT 'runs (min..max): ' || string_agg(format('%s@%s %s..%s', variant, clients, round(lo::numeric), round(hi::numeric)), ', ' ORDER BY variant, clients)
-  FROM (SELECT variant, clients, min(tps) FILTER (WHERE tps <> 'NaN') lo, max(tps) FILTER (WHERE tps <> 'NaN') hi FROM r GROUP BY 1, 2) x;
+SELECT 'every run: ' || string_agg(format('%s@%s %s', variant, clients, runs), '; ' ORDER BY variant, clients)
+  FROM (SELECT variant, clients, string_agg(round(tps::numeric)::text, ' ' ORDER BY round) AS runs FROM r GROUP BY 1, 2) x;
 SQL

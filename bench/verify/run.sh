@@ -80,6 +80,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "openssl speed -hmac sha256 -bytes 4096 (reference):"
 speed=$(openssl speed -hmac sha256 -bytes 4096 -seconds 2 2>/dev/null | grep '^hmac(sha256)')
 echo "  $speed"

@@ -16,15 +16,19 @@
 # them is the code being compared.  Each client count runs ROUNDS times
 # alternating the variants; the median throughput of each is reported with
 # the overhead of webhook over fulfil, and the same from the server's CPU
-# time per transaction (all server processes, read from /proc), which stays
-# meaningful when other work shares the machine.  Target: at most 10%.
+# time per transaction (all server processes, read from /proc).  Last, one
+# connection runs the three interleaved in blocks of 100 calls and reports
+# its backend's CPU time per delivery (bench/webhook/cpu_interleaved.py):
+# the figure least disturbed by other work on the machine.  Target: at most
+# 10%.
 #
 # The cluster runs as bench/fulfil/run.sh's does (per-step log at debug1, so
 # that logging is not what is measured; synchronous_commit off; autovacuum
 # off).  Unlike there, the event is the whole 4.3 kB fixture, as Stripe sends
 # it, not a compact session: the webhook path stores what it receives.
 #
-# Environment: ROUNDS (default 3), SW_STAGE / SW_KEEP as for the tests.
+# Environment: ROUNDS (default 3), CPU_ROUNDS (default 20), SW_STAGE / SW_KEEP
+# as for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
@@ -45,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sw_ensure_packages
+sw_ensure_packages python3-psycopg2
 sw_build_stage
 sw_cluster_start bench "stripe_webhook.log_level = debug1" "synchronous_commit = off" \
     "max_wal_size = 4GB" "checkpoint_timeout = 30min" "autovacuum = off"
@@ -53,7 +57,9 @@ sw_cluster_start bench "stripe_webhook.log_level = debug1" "synchronous_commit =
 # Every run (a warm-up per variant, then each client count and round for
 # each variant) takes TX fresh carts.
 VARIANTS="fulfil webhook webhook_lean"
-CARTS=$((TX * (ROUNDS * 3 * 3 + 3) + 100))
+CPU_BLOCK=100
+CPU_ROUNDS=${CPU_ROUNDS:-20}
+CARTS=$((TX * (ROUNDS * 3 * 3 + 3) + CPU_BLOCK * CPU_ROUNDS * 3 + 100))
 TEMPLATE=$(sed -e 's/"id": "evt_[A-Za-z0-9]*"/"id": "evt_bench_@N@"/' \
                -e 's/"id": "cs_test_[A-Za-z0-9]*"/"id": "cs_bench_@N@"/' \
                -e 's/"user_id": "[^"]*"/"user_id": "bu@N@"/' \
@@ -138,6 +144,13 @@ for c in $CLIENTS; do
         "$fcm" "$wcm" "$(overhead "$wcm" "$fcm")" "$lcm" "$(overhead "$lcm" "$fcm")"
     echo "#   per round: tps fulfil ${f[*]} / webhook ${w[*]} / lean ${l[*]}; cpu us fulfil ${fc[*]} / webhook ${wc[*]} / lean ${lc[*]}" >&2
 done
+
+# One connection, the variants interleaved in blocks of 100 calls: the
+# backend's own CPU time per delivery, the figure that holds up best on a
+# busy machine.
+echo
+/usr/bin/python3 bench/webhook/cpu_interleaved.py "host=$PGHOST port=$PGPORT dbname=bench user=postgres" \
+    "$SECRET" "$CPU_BLOCK" "$CPU_ROUNDS"
 
 # Every measured delivery must have been a 200 that made a confirmed order.
 read -r orders events bad < <(psql -X -qtA -F ' ' -d bench -c "

@@ -44,7 +44,7 @@ if q -c "CREATE EXTENSION stripe_webhook" >/dev/null; then ok "extension created
 q <<'SQL' >/dev/null || { notok "storm data"; exit 1; }
 SET client_min_messages = warning;
 INSERT INTO stripe_webhook.products (id, name, price_amount, stock)
-SELECT g, 'storm product ' || g, 100 * g, 2500 FROM generate_series(1, 12) g;
+SELECT g, 'storm product ' || g, 100 * g, 600 FROM generate_series(1, 12) g;
 INSERT INTO stripe_webhook.carts (id, user_id, locked, locked_at)
 SELECT c, 'storm-user-' || ((c - 1) / 2), c % 2 = 0, CASE WHEN c % 2 = 0 THEN now() END
   FROM generate_series(1, 8000) c;

@@ -139,16 +139,19 @@ is "$(q -c "SELECT (stripe_webhook.stripe_replay_event('evt_log_nocart')) ->> 's
 
 # A real lock timeout: another session holds the cart.
 event evt_log_locked cs_test_log2 8002 u8002 >"$WORK/locked.json"
-psql -qX -d "$DB" -c "BEGIN; SELECT 1 FROM stripe_webhook.carts WHERE id = 8002 FOR UPDATE; SELECT pg_sleep(3); COMMIT;" \
+psql -qX -d "$DB" -c "BEGIN; SELECT 1 FROM stripe_webhook.carts WHERE id = 8002 FOR UPDATE; SELECT pg_sleep(60); COMMIT;" \
     >/dev/null 2>&1 &
 LOCK_PID=$!
-for _ in $(seq 1 50); do
-    [ "$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-               WHERE c.relname = 'carts' AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()")" -gt 0 ] && break
+HOLDER=
+for _ in $(seq 1 100); do
+    HOLDER=$(q -c "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                   WHERE c.relname = 'carts' AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid() LIMIT 1")
+    [ -n "$HOLDER" ] && break
     sleep 0.1
 done
 is "$(deliver "$WORK/locked.json" "$(sign "$WORK/locked.json")" "SET lock_timeout = '200ms'; ")" 503 \
     "transient failure (lock timeout)"
+[ -n "$HOLDER" ] && q -c "SELECT pg_terminate_backend($HOLDER)" >/dev/null
 wait "$LOCK_PID" 2>/dev/null
 LOCK_PID=
 

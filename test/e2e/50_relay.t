@@ -326,6 +326,17 @@ release_lock
 is "$(q "SELECT count(*) FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_relay_e2e_3'")" 0 \
     "cancelled call wrote no order"
 like "$(post ev3)" '^200 ' "the retried delivery succeeds"
+
+# the pool's only connection is killed between requests (a server restart
+# looks the same): the next request notices, reconnects and succeeds
+BEFORE_PID=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'stripe_webhook_relay'")
+is "$(q "SELECT pg_terminate_backend($BEFORE_PID)")" t "the relay's database session is terminated"
+CART7=$(make_cart u7)
+make_event ev7 evt_RelayE2E7 cs_test_relay_e2e_7 "$CART7" u7
+like "$(post ev7)" '^200 .*order_id' "the next delivery is served on a new connection: 200"
+AFTER_PID=$(q "SELECT pid FROM pg_stat_activity WHERE usename = 'stripe_webhook_relay'")
+[ -n "$AFTER_PID" ] && [ "$AFTER_PID" != "$BEFORE_PID" ]
+ok $? "... which replaced the dead one (pid $BEFORE_PID -> $AFTER_PID)"
 stop_relay
 
 # --- database down and back ---------------------------------------------------
@@ -339,8 +350,19 @@ is "$(curl -s -w ' %{http_code}' "$URL/healthz")" '{"status": 503, "message": "d
 like "$(post ev4)" '^503 .*database unavailable' "database stopped: webhook 503 (Stripe retries)"
 kill -0 "$RELAY_PID"
 ok $? "database stopped: the relay keeps running"
+# a second relay started while the database is down comes up and waits
+MAIN_PID=$RELAY_PID MAIN_URL=$URL
+start_relay relay-cold.log
+ok $? "a relay started while the database is down starts anyway"
+COLD_PID=$RELAY_PID COLD_URL=$URL
+is "$(curl -s -o /dev/null -w '%{http_code}' "$COLD_URL/healthz")" 503 "... and answers 503"
+RELAY_PID=$MAIN_PID URL=$MAIN_URL
 sw_pg_ctl -l "$SW_PGLOG" -w -t 60 start >/dev/null
 is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200 "database back: /healthz 200"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$COLD_URL/healthz")" 200 "database back: the relay started during the outage answers 200"
+kill -TERM "$COLD_PID"
+wait "$COLD_PID"
+is "$?" 0 "... and stops cleanly"
 R=$(post ev4)
 like "$R" '^200 .*order_id' "database back: the retried delivery creates its order"
 like "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'stripe_webhook_relay'")" '^[1-4]$' \

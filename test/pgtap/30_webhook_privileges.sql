@@ -5,7 +5,7 @@
 -- SECURITY DEFINER code.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(66);
+SELECT plan(68);
 
 ---------------------------------------------------------------------------
 -- Objects, shapes, registration for pg_dump.
@@ -28,6 +28,12 @@ SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, status, payload)
                  '23514', NULL, 'events.status is checked');
 SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, payload) VALUES ('ch_x', 't', '{}')$$,
                  '23514', NULL, 'events.id must be an evt_ id');
+SELECT is((SELECT tgenabled::text FROM pg_trigger
+           WHERE tgrelid = 'stripe_webhook.signing_secrets'::regclass AND tgname = 'signing_secrets_changed'),
+          'A', 'signing_secrets has the cache-invalidation trigger, enabled ALWAYS (replication apply too)');
+SELECT is((SELECT (tgtype & 1 = 0) AND (tgtype & 60 = 60) FROM pg_trigger
+           WHERE tgrelid = 'stripe_webhook.signing_secrets'::regclass AND tgname = 'signing_secrets_changed'),
+          true, 'it fires per statement on INSERT, UPDATE, DELETE and TRUNCATE');
 SELECT throws_ok($$INSERT INTO stripe_webhook.signing_secrets (secret) VALUES ('')$$,
                  '23514', NULL, 'an empty secret cannot be stored');
 SELECT throws_ok($$INSERT INTO stripe_webhook.signing_secrets (secret) VALUES (E' \t\r\n')$$,

@@ -6,8 +6,12 @@
 #   ./test/storm/faults.sh [--sessions 400] [--tap] [scenario...]
 #
 # Scenarios (default: all, in this order):
-#   backend_kill       kill -9 of relay backends running stripe_handle_webhook
-#                      (twice); the postmaster resets every backend
+#   backend_kill       kill -9 of relay backends in the middle of a fulfilment
+#                      (stopped on a product lock another session holds),
+#                      twice; the postmaster resets every backend
+#   idle_pool_crash    kill -9 of an unrelated backend while the relay's pooled
+#                      connections are idle: once the server is back every
+#                      delivery must be answered 200 at the first attempt
 #   pg_restart         pg_ctl restart -m immediate
 #   relay_kill         the relay killed with SIGKILL and started again
 #   lock_timeout       lock_timeout = 200ms for the relay's role while another
@@ -35,11 +39,11 @@ while [ $# -gt 0 ]; do
         --sessions) SESSIONS=$2; shift 2 ;;
         --tap) TAP=1; shift ;;
         -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        backend_kill|pg_restart|relay_kill|lock_timeout|statement_timeout) SCENARIOS="$SCENARIOS $1"; shift ;;
+        backend_kill|idle_pool_crash|pg_restart|relay_kill|lock_timeout|statement_timeout) SCENARIOS="$SCENARIOS $1"; shift ;;
         *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
 done
-SCENARIOS=${SCENARIOS:-backend_kill pg_restart relay_kill lock_timeout statement_timeout}
+SCENARIOS=${SCENARIOS:-backend_kill idle_pool_crash pg_restart relay_kill lock_timeout statement_timeout}
 
 STORM_WORK=$(mktemp -d /tmp/sw-faults.XXXXXX)
 chmod 755 "$STORM_WORK"
@@ -115,38 +119,106 @@ resent() {
     storm_fig "$1" deliveries_resent
 }
 
-# active_backend DB: pid of a relay backend running the webhook call now.
-active_backend() {
+# blocked_backend DB: pid of a relay backend inside stripe_handle_webhook
+# that waits for a lock (held by hold_products), i.e. in the middle of a
+# fulfilment: cart locked, event recorded, products not yet.
+blocked_backend() {
     storm_q "$1" "SELECT pid FROM pg_stat_activity
                   WHERE datname = current_database() AND usename = 'stripe_webhook_relay'
-                    AND state = 'active' AND query LIKE '%stripe_handle_webhook%'
+                    AND state = 'active' AND wait_event_type = 'Lock'
+                    AND query LIKE '%stripe_handle_webhook%'
                   ORDER BY random() LIMIT 1" 2>/dev/null
 }
 
-scenario_backend_kill() {
-    local db=sw_fault_backend_kill name=backend_kill pid killed=0 i k
-    start_load "$db" "$name" || return
-    for k in 1 2; do
-        pid=
-        for i in $(seq 1 250); do
-            pid=$(active_backend "$db")
-            [ -n "$pid" ] && break
-            sleep 0.02
-        done
-        if [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; then
-            killed=$((killed + 1))
-            say "$name: kill -9 backend $pid"
-        fi
-        [ "$k" = 1 ] && storm_wait_progress "$name" $((TOTAL * 2 / 3)) 60
+# kill_blocked DB: SIGKILL one blocked backend (waiting at most 10 s for
+# one); the postmaster's crash reset then ends every session, the holder's
+# too.  0 if one was killed.
+kill_blocked() {
+    local pid= i
+    for i in $(seq 1 200); do
+        pid=$(blocked_backend "$1")
+        [ -n "$pid" ] && break
+        sleep 0.05
     done
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || return 1
+    say "backend_kill: kill -9 backend $pid (waiting for a product lock inside stripe_handle_webhook)"
+    return 0
+}
+
+# drop_holder: the holder's session died in the crash reset, but its psql
+# waits on the FIFO (the relay and driver hold its write end too, so no EOF
+# comes): tell it to quit, then reap it.
+drop_holder() {
+    printf '\\q\n' >&8 2>/dev/null
+    exec 8>&-
+    [ -n "$HOLDER_PID" ] && wait "$HOLDER_PID" 2>/dev/null
+    HOLDER_PID=
+}
+
+# wait_db DB: until the server accepts connections again (60 s at most).
+wait_db() {
+    local i
+    for i in $(seq 1 600); do
+        storm_q "$1" "SELECT 1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# backend_kill: another session holds the scarce products' row locks, so
+# fulfilments that need them stop in the middle (cart row locked, event row
+# inserted, waiting for the product rows); one of those backends is killed
+# with SIGKILL.  Twice.
+scenario_backend_kill() {
+    local db=sw_fault_backend_kill name=backend_kill killed=0
+    hold_products "$db" || { tap_ok 1 "$name: another session holds the product locks"; return; }
+    start_load "$db" "$name" || return
+    kill_blocked "$db" && killed=$((killed + 1))
+    drop_holder
+    wait_db "$db"
+    if hold_products "$db"; then
+        kill_blocked "$db" && killed=$((killed + 1))
+        drop_holder
+    fi
     FAULTS=$((FAULTS + killed))
     [ "$killed" -ge 1 ]
-    tap_ok $? "$name: $killed backends killed with SIGKILL while running stripe_handle_webhook"
+    tap_ok $? "$name: $killed backends killed with SIGKILL in the middle of a fulfilment"
     finish_load "$db" "$name"
     grep -q "was terminated by signal 9" "$SW_PGLOG"
     tap_ok $? "$name: the server log shows a backend terminated by signal 9 (crash reset)"
     [ "$(resent "$name")" -gt 0 ]
     tap_ok $? "$name: the fault hit the load: $(resent "$name") deliveries had to be re-sent"
+}
+
+# idle_pool_crash: a crash reset (kill -9 of some other backend) while the
+# relay's pooled connections are idle.  Once the server is back, the relay
+# must notice its connections died and answer from fresh ones: every
+# delivery 200 at the first attempt, none 500.
+scenario_idle_pool_crash() {
+    local db=sw_fault_idle_pool_crash name=idle_pool_crash pid= i is_fig
+    PORT=$(sw_free_port)
+    storm_relay_start "$db" "$PORT" --pool-size 4 ||
+        { PORT=$(sw_free_port); storm_relay_start "$db" "$PORT" --pool-size 4; } ||
+        { tap_ok 1 "$name: relay starts"; return; }
+    psql -qAtX -d "$db" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+    for i in $(seq 1 100); do
+        pid=$(storm_q "$db" "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")
+        [ -n "$pid" ] && break
+        sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null
+    tap_ok $? "$name: kill -9 of an unrelated backend while the relay's 4 connections are idle"
+    FAULTS=$((FAULTS + 1))
+    wait_db "$db"
+    sleep 1
+    storm_driver "$db" "$PORT" "$name" --copies 1 --connections 4 --retry-for 30
+    storm_driver_tap "$name" $?
+    is_fig=$(storm_fig "$name" first_pass_status)
+    [ "$is_fig" = "{\"200\": $(storm_q "$db" "SELECT count(*) FROM sw_proof.paid_sessions")}" ]
+    tap_ok $? "$name: after the crash reset every delivery is answered 200 at the first attempt" \
+        "first pass: $is_fig (a 500 here is a dead pooled connection reported as \"database error\")"
+    storm_relay_stop
+    storm_check "$db" "$name"
 }
 
 scenario_pg_restart() {

@@ -331,6 +331,20 @@ StatementMissing(const PGresult *res)
 }
 
 /*
+ * ConnectionLost
+ *		True if res is an error libpq made up itself (no SQLSTATE from the
+ *		server), as when the server process went away: after a crash reset
+ *		a pooled connection that was idle may still report CONNECTION_OK
+ *		until it is used, and its first statement fails this way.
+ */
+static bool
+ConnectionLost(const PGresult *res)
+{
+	return res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR &&
+		PQresultErrorField(res, PG_DIAG_SQLSTATE) == NULL;
+}
+
+/*
  * PoolExec
  *		Check a connection out, run the statement, check it back in.  A
  *		connection that turns out to be dead (the server restarted since it
@@ -362,7 +376,7 @@ PoolExec(Pool *pool, PoolStatement stmt, const char *const *values,
 		if (res == NULL)
 			res = PQexecPrepared(slot->conn, statements[stmt].name,
 								 statements[stmt].nparams, values, NULL, NULL, 0);
-		if (PQstatus(slot->conn) != CONNECTION_OK)
+		if (PQstatus(slot->conn) != CONNECTION_OK || ConnectionLost(res))
 		{
 			/* dead: once more on a new connection, unless this one was new */
 			PQclear(res);

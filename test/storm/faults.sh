@@ -171,6 +171,8 @@ wait_db() {
 # with SIGKILL.  Twice.
 scenario_backend_kill() {
     local db=sw_fault_backend_kill name=backend_kill killed=0
+    # (blocked fulfilments give up after 1 s instead of 5: a shorter test)
+    role_settings 1s 20s
     hold_products "$db" || { tap_ok 1 "$name: another session holds the product locks"; return; }
     start_load "$db" "$name" || return
     kill_blocked "$db" && killed=$((killed + 1))
@@ -184,6 +186,7 @@ scenario_backend_kill() {
     [ "$killed" -ge 1 ]
     tap_ok $? "$name: $killed backends killed with SIGKILL in the middle of a fulfilment"
     finish_load "$db" "$name"
+    role_settings 5s 20s
     grep -q "was terminated by signal 9" "$SW_PGLOG"
     tap_ok $? "$name: the server log shows a backend terminated by signal 9 (crash reset)"
     [ "$(resent "$name")" -gt 0 ]

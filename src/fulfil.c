@@ -7,7 +7,7 @@
  * The whole path is three statements over SPI, each a plan prepared once
  * per backend and kept (SPI_prepare + SPI_keepplan):
  *
- *	  1. lock the cart row (FOR UPDATE): every fulfilment, cancellation and
+ *	  1. lock the cart row (FOR NO KEY UPDATE): every fulfilment, cancellation and
  *		 failure record of a session serialises on its cart;
  *	  2. in a fresh snapshot (so it sees whatever the previous holder of the
  *		 cart lock committed): the session's existing order, a recorded
@@ -67,12 +67,17 @@ static SPIPlanPtr write_order_plan = NULL;
 
 static const char *lock_cart_sql =
 "SELECT user_id, locked, checkout_session_id"
-"  FROM stripe_webhook.carts WHERE id = $1 FOR UPDATE";
+"  FROM stripe_webhook.carts WHERE id = $1 FOR NO KEY UPDATE";
 
 static const char *lookup_order_sql =
 "SELECT id FROM stripe_webhook.orders WHERE checkout_session_id = $1";
 
-/* ORDER BY under FOR UPDATE: rows are sorted first, then locked in order */
+/*
+ * ORDER BY under a row lock: rows are sorted first, then locked in order.
+ * NO KEY UPDATE (we change stock, not keys) does not block other
+ * transactions' foreign key checks, e.g. a customer adding the product to a
+ * cart, but does serialise fulfilments.
+ */
 static const char *cart_lines_sql =
 "SELECT ci.product_id, ci.quantity, p.price_amount, p.currency, p.stock,"
 "       (SELECT o.id FROM stripe_webhook.orders o"
@@ -83,7 +88,7 @@ static const char *cart_lines_sql =
 "  JOIN stripe_webhook.products p ON p.id = ci.product_id"
 " WHERE ci.cart_id = $1"
 " ORDER BY p.id"
-"   FOR UPDATE OF p";
+"   FOR NO KEY UPDATE OF p";
 
 /*
  * $1 user, $2 cart, $3 session, $4 payment intent, $5 status, $6 payment
@@ -198,7 +203,7 @@ GetText(int row, int fnumber)
 
 /*
  * LockCart
- *		Lock the session's cart row (FOR UPDATE) and read it into cart.  A
+ *		Lock the session's cart row (FOR NO KEY UPDATE) and read it into cart.  A
  *		cart of another user is a SW205 error; a missing cart is reported as
  *		cart->found = false and left to the caller.
  */

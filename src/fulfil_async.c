@@ -52,7 +52,7 @@ static SPIPlanPtr restore_plan = NULL;
 
 static const char *lock_order_sql =
 "SELECT id, status, payment_status, review_reason"
-"  FROM stripe_webhook.orders WHERE checkout_session_id = $1 FOR UPDATE";
+"  FROM stripe_webhook.orders WHERE checkout_session_id = $1 FOR NO KEY UPDATE";
 
 static const char *mark_paid_sql =
 "UPDATE stripe_webhook.orders"
@@ -75,23 +75,23 @@ static const char *record_sql =
 " ON CONFLICT (id) DO NOTHING";
 
 static const char *find_active_sql =
-"SELECT id FROM stripe_webhook.carts WHERE user_id = $1 AND NOT locked FOR UPDATE";
+"SELECT id FROM stripe_webhook.carts WHERE user_id = $1 AND NOT locked FOR NO KEY UPDATE";
 
 static const char *create_active_sql =
 "INSERT INTO stripe_webhook.carts (user_id) VALUES ($1)"
 " ON CONFLICT (user_id) WHERE NOT locked DO NOTHING RETURNING id";
 
 /*
- * Every product of the order, not only those holding stock: putting the
- * items back into a cart checks the cart_items foreign key (FOR KEY SHARE on
- * each product), which must not wait behind a fulfilment holding a lower
- * product id while we hold a higher one.
+ * Every product of the order, not only those holding stock, in ascending id
+ * order: putting the items back into a cart checks the cart_items foreign
+ * key (FOR KEY SHARE on each product), which must not wait behind a
+ * FOR UPDATE lock on a lower product id while we hold a higher one.
  */
 static const char *lock_products_sql =
 "SELECT p.id FROM stripe_webhook.products p"
 " WHERE p.id IN (SELECT oi.product_id FROM stripe_webhook.order_items oi"
 "                 WHERE oi.order_id = $1)"
-" ORDER BY p.id FOR UPDATE";
+" ORDER BY p.id FOR NO KEY UPDATE";
 
 /* the order's stock goes back; its lines then hold nothing */
 static const char *cancel_sql =

@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sw_ensure_packages python3-django python3-psycopg2 python3-stripe wrk libipc-run-perl || exit 1
+sw_ensure_packages python3-django python3-psycopg2 python3-stripe wrk libipc-run-perl clang || exit 1
 sw_build_stage || { echo "0 passed, 1 failed"; exit 1; }
 sw_cluster_start test "shared_preload_libraries = ''" || { echo "0 passed, 1 failed"; exit 1; }
 

@@ -176,7 +176,7 @@ BEGIN
 
     -- 2. lock the cart; an existing order for the session is returned as is
     SELECT c.user_id, c.locked, c.checkout_session_id INTO v_cart_owner, v_cart_locked, v_cart_sess
-      FROM stripe_webhook.carts c WHERE c.id = v_cart FOR UPDATE;
+      FROM stripe_webhook.carts c WHERE c.id = v_cart FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         SELECT o.id INTO v_existing FROM stripe_webhook.orders o WHERE o.checkout_session_id = v_id;
         IF FOUND THEN
@@ -209,7 +209,7 @@ BEGIN
           FROM stripe_webhook.cart_items ci JOIN stripe_webhook.products p ON p.id = ci.product_id
          WHERE ci.cart_id = v_cart
          ORDER BY p.id
-           FOR UPDATE OF p
+           FOR NO KEY UPDATE OF p
     LOOP
         v_take := CASE WHEN v_take_stock THEN least(v_item.stock, v_item.quantity) ELSE 0 END;
         IF v_take_stock AND v_take < v_item.quantity THEN

@@ -283,7 +283,9 @@ run_relay warm_relay 16 "$WARM_SECS"
 printf 'stripe-webhook-relay benchmark: checkout.session.completed, 3-item carts, %d s per run,\n' "$SECS"
 printf '%s CPUs, relay pool %s connections; each event distinct, signed just before its run\n' \
     "$(nproc)" "$POOL"
-printf 'cpu_us: CPU time per delivery of the database server, the relay, the client (pgbench or wrk)\n\n'
+printf 'cpu_us: CPU time per delivery of the database server, the relay, the client (pgbench or wrk)\n'
+printf 'load average at the start: %s (other work on the machine moves events/s, hardly cpu_us)\n\n' \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
 HEAD='%-7s %-34s %8s %7s %7s %6s | %6s %6s %6s\n'
 ROW='%-7s %-34s %8.0f %7s %7s %6s | %6s %6s %6s\n'
 printf "$HEAD" clients path events/s p50_ms p99_ms not_ok "cpu_us" "" ""
@@ -311,6 +313,7 @@ for c in $CLIENTS; do
 done
 
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 psql_bench -At -c "SELECT 'events by status: ' || string_agg(status || ' ' || n, ', ') FROM
                    (SELECT status, count(*) AS n FROM stripe_webhook.events GROUP BY status) s"
 psql_bench -At -c "SELECT 'orders: ' || count(*) || ', confirmed: ' || count(*) FILTER (WHERE status = 'confirmed')

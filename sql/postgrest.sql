@@ -36,8 +36,9 @@
 --
 -- The password of authenticator is not set here; set it yourself, e.g.
 --     ALTER ROLE authenticator PASSWORD '...';
--- and use it in db-uri.  Give the database a UTF8 encoding: the signature
--- covers the body's bytes as Stripe sent them.
+-- and use it in db-uri.  Prefer a UTF8 database: the handler verifies the
+-- UTF-8 bytes Stripe signed in any encoding, but a body with characters the
+-- database encoding cannot represent is refused before it reaches it.
 
 \set ON_ERROR_STOP on
 

@@ -29,6 +29,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -143,9 +144,23 @@ SecretCacheLoad(void)
 			text	   *t = DatumGetTextPP(datum);
 			SecretEntry *e = &secret_entries[i];
 
+			const char *bytes = VARDATA_ANY(t);
+			int			enc = GetDatabaseEncoding();
+
 			e->len = VARSIZE_ANY_EXHDR(t);
+			if (enc != PG_UTF8 && enc != PG_SQL_ASCII && e->len > 0)
+			{
+				/* the key is the secret's UTF-8 bytes, as Stripe uses it */
+				char	   *conv = pg_server_to_any(bytes, (int) e->len, PG_UTF8);
+
+				if (conv != bytes)
+					e->len = strlen(conv);
+				bytes = conv;
+			}
 			e->bytes = MemoryContextAlloc(secret_cxt, Max(e->len, 1));
-			memcpy(e->bytes, VARDATA_ANY(t), e->len);
+			memcpy(e->bytes, bytes, e->len);
+			if (bytes != VARDATA_ANY(t))
+				explicit_bzero((char *) bytes, e->len);
 			secret_count = i + 1;
 			if ((Pointer) t != DatumGetPointer(datum))
 			{

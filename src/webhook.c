@@ -45,9 +45,10 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
@@ -287,6 +288,27 @@ Reject(Delivery *d, int http_status, const char *message, const char *reason)
 }
 
 /*
+ * Utf8Bytes
+ *		A text argument as the UTF-8 bytes Stripe signed: as it is in a UTF8
+ *		(or SQL_ASCII) database, converted otherwise.
+ */
+static const char *
+Utf8Bytes(text *t, size_t *len)
+{
+	const char *s = VARDATA_ANY(t);
+	int			enc = GetDatabaseEncoding();
+	char	   *conv;
+
+	*len = VARSIZE_ANY_EXHDR(t);
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII || *len == 0)
+		return s;
+	conv = pg_server_to_any(s, (int) *len, PG_UTF8);
+	if (conv != s)
+		*len = strlen(conv);
+	return conv;
+}
+
+/*
  * VerifySignature
  *		Check the header against every active signing secret (secrets.c).
  *		Returns false after answering the delivery (500 without a secret,
@@ -298,6 +320,10 @@ VerifySignature(Delivery *d)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	ActiveSecrets active;
 	StripeSigStatus status;
+	const char *payload;
+	const char *header;
+	size_t		payload_len;
+	size_t		header_len;
 
 	GetActiveSecrets(now, &active);
 	if (active.n == 0)
@@ -306,11 +332,12 @@ VerifySignature(Delivery *d)
 		return false;
 	}
 
-	status = StripeVerifyWithSecrets(VARDATA_ANY(d->payload), VARSIZE_ANY_EXHDR(d->payload),
-									 VARDATA_ANY(d->header), VARSIZE_ANY_EXHDR(d->header),
+	payload = Utf8Bytes(d->payload, &payload_len);
+	header = Utf8Bytes(d->header, &header_len);
+	/* the age rounded up, as python3-stripe counts it (signature.h) */
+	status = StripeVerifyWithSecrets(payload, payload_len, header, header_len,
 									 active.secrets, active.lens, active.n,
-									 stripe_webhook_tolerance,
-									 (int64) timestamptz_to_time_t(now));
+									 stripe_webhook_tolerance, StripeUnixSeconds(now, true));
 	switch (status)
 	{
 		case STRIPE_SIG_OK:

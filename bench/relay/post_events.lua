@@ -4,9 +4,10 @@
 --
 -- EVENTS_FILE has one delivery per line: the Stripe-Signature header, a tab,
 -- the body.  Thread k (1-based) of T takes lines k, k+T, k+2T, ... and sends
--- each once, so no event is delivered twice.  A thread that runs out stops
--- (done() reports it; its last event may then go out a few times more, once
--- per connection in flight): the runner sizes the file so that it does not.
+-- each once.  A thread stops once its share is sent, so the run lasts as
+-- long as the events do (a few repeats of a thread's last event may still go
+-- out from its other connections in that moment: cheap "already processed"
+-- answers).  done() reports how many threads ran out and the non-200s.
 
 local threads = {}
 local next_id = 0

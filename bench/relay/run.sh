@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/relay/run.sh: what stripe-webhook-relay adds on top of the database.
 #
-#   ./bench/relay/run.sh [SECONDS]          (default 10 s per measured run)
+#   ./bench/relay/run.sh [EVENTS]          (default 15000 per measured run)
 #
 # The work: stripe_webhook.stripe_handle_webhook() on a distinct
 # checkout.session.completed (the demo event's shape, about 3.5 kB) for a
@@ -28,22 +28,18 @@
 # (throughput at least 85% of the ceiling; its own CPU at most 15% of the
 # database's), and its p99 stays under 50 ms.
 #
-# Environment: RATE_GUESS (events/s upper estimate, sizes the event sets;
-# default 2000; a warning says when a run used them all), RELAY_POOL_SIZE,
-# SW_STAGE/SW_KEEP as for the tests.
+# Every run delivers a fixed number of events, each once: wrk's threads stop
+# when their share is sent; pgbench runs a fixed number of transactions.
+#
+# Environment: RELAY_POOL_SIZE, SW_STAGE/SW_KEEP as for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
 
-SECS=${1:-10}
-WARM_SECS=3
+EVENTS=${1:-15000}
 DB_WARM=2
 CLIENTS="16 64"
-RATE_GUESS=${RATE_GUESS:-2000}
-PER_RUN=$((RATE_GUESS * SECS))
-PER_DB=$((RATE_GUESS * (SECS + DB_WARM + 5)))
-PER_WARM=$((RATE_GUESS * WARM_SECS))
-PER_WARM_DB=$((RATE_GUESS * (WARM_SECS + DB_WARM + 5)))
+WARM_EVENTS=4000                # the warm-up runs; and pgbench's extra
 POOL=${RELAY_POOL_SIZE:-4}
 TEMPLATE=demo/checkout.session.completed.json
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
@@ -144,14 +140,16 @@ WHERE phase = :'phase';
 SQL
 }
 
-# run_db PHASE CLIENTS SECONDS: pgbench over PHASE's events; sets TPS P50 P99 BAD.
-# pgbench opens fresh connections, and a fresh backend's first calls load
-# the library, its catalog entries and its cached plans; the relay's pooled
-# connections are past that.  So pgbench runs DB_WARM + SECONDS (plus slack
-# for connecting), and the figures come from its per-transaction log over
-# the steady state only: from DB_WARM seconds after the first completion.
+# run_db PHASE CLIENTS: pgbench over PHASE's events; sets TPS P50 P99 BAD
+# and the CPU figures.  pgbench opens fresh connections, and a fresh
+# backend's first calls load the library, its catalog entries and its cached
+# plans; the relay's pooled connections are past that.  So pgbench runs
+# WARM_EVENTS more transactions, and the figures come from its
+# per-transaction log over the steady state only: from DB_WARM seconds after
+# the first completion until the first client is done (after that fewer
+# clients are left).
 run_db() {
-    local phase=$1 c=$2 secs=$3
+    local phase=$1 c=$2
     sign "$phase"
     cat >"$WORK/$phase.sql" <<SQL
 SELECT stripe_webhook.stripe_handle_webhook(e.body, e.header) ->> 'status'
@@ -160,35 +158,34 @@ WHERE e.phase = '$phase' AND e.n = (SELECT pg_catalog.nextval('public.seq_$phase
 SQL
     psql_bench -c "CHECKPOINT" >/dev/null
     cpu_start
-    (cd "$WORK" && pgbench -n -M prepared -c "$c" -j 2 -T "$((secs + DB_WARM + 5))" -f "$phase.sql" \
+    (cd "$WORK" && pgbench -n -M prepared -c "$c" -j 2 -t "$(($(phase_size "$phase") / c))" -f "$phase.sql" \
         --log --log-prefix="pgb_$phase" bench >"$WORK/$phase.pgbench" 2>&1)
     cpu_stop "$phase"
     # log line: client_id transaction_no latency_us script_no epoch_s epoch_us
     cat "$WORK"/pgb_"$phase".* | awk -v warm="$DB_WARM" -v out="$WORK/$phase.lat" '
         { t[NR] = $5 + $6 / 1e6; lat[NR] = $3 / 1000; if (NR == 1 || t[NR] < first) first = t[NR]
-          if (t[NR] > last) last = t[NR] }
-        END { from = first + warm; n = 0
-              for (i = 1; i <= NR; i++) if (t[i] >= from) { n++; print lat[i] > out }
-              printf "%.1f\n", n / (last - from) }' >"$WORK/$phase.tps"
+          if (t[NR] > done[$1]) done[$1] = t[NR] }
+        END { for (k in done) if (end == "" || done[k] < end) end = done[k]
+              from = first + warm; n = 0
+              for (i = 1; i <= NR; i++) if (t[i] >= from && t[i] <= end) { n++; print lat[i] > out }
+              printf "%.1f\n", n / (end - from) }' >"$WORK/$phase.tps"
     TPS=$(cat "$WORK/$phase.tps")
     P50=$(printf '%.1f' "$(percentile "$WORK/$phase.lat" 50)")
     P99=$(printf '%.1f' "$(percentile "$WORK/$phase.lat" 99)")
     BAD=$(psql_bench -At -c "SELECT count(*) FROM stripe_webhook.events
                              WHERE id LIKE 'evt_bench_${phase}_%' AND status <> 'processed'")
-    if [ "$(psql_bench -At -c "SELECT last_value > $(phase_size "$phase") FROM public.seq_$phase")" = t ]; then
-        echo "WARNING: $phase ran out of events (raise RATE_GUESS): its figures are too high" >&2
-    fi
 }
 
-# run_relay PHASE CLIENTS SECONDS: wrk over PHASE's events; sets TPS P50 P99 BAD.
+# run_relay PHASE CLIENTS: wrk over PHASE's events until they are all sent;
+# sets TPS P50 P99 BAD and the CPU figures.
 run_relay() {
-    local phase=$1 c=$2 secs=$3 out
+    local phase=$1 c=$2 out
     sign "$phase"
     psql_bench -At -c "SELECT header || chr(9) || body FROM public.bench_events
                        WHERE phase = '$phase' ORDER BY n" >"$WORK/$phase.events"
     psql_bench -c "CHECKPOINT" >/dev/null
     cpu_start
-    out=$(wrk -t 2 -c "$c" -d "${secs}s" --timeout 10s --latency -s bench/relay/post_events.lua \
+    out=$(wrk -t 2 -c "$c" -d 600s --timeout 10s --latency -s bench/relay/post_events.lua \
         "http://127.0.0.1:$RELAY_PORT" -- "$WORK/$phase.events" 2 2>&1)
     cpu_stop "$phase"
     echo "$out" >"$WORK/$phase.wrk"
@@ -196,17 +193,14 @@ run_relay() {
     P50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
     P99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
     BAD=$(echo "$out" | awk '$1 == "non200" { print $2 }')
-    if [ "$(echo "$out" | awk '$1 == "ran_out" { print $2 }')" != 0 ]; then
-        echo "WARNING: $phase ran out of events (raise RATE_GUESS): its figures are too low" >&2
-    fi
 }
 
 # phase_size PHASE: how many events PHASE has.
 phase_size() {
-    case $1 in warm_db) echo "$PER_WARM_DB" ;; warm_*) echo "$PER_WARM" ;; db*) echo "$PER_DB" ;; *) echo "$PER_RUN" ;; esac
+    case $1 in warm_*) echo "$WARM_EVENTS" ;; db*) echo "$((EVENTS + WARM_EVENTS))" ;; *) echo "$EVENTS" ;; esac
 }
 
-echo "# setting up (packages, build, cluster, $((2 * PER_RUN + 3 * PER_DB + PER_WARM + PER_WARM_DB)) carts and events)" >&2
+echo "# setting up (packages, build, cluster, $((5 * EVENTS + 5 * WARM_EVENTS)) carts and events)" >&2
 sw_ensure_packages wrk
 sw_build_stage 2>"$WORK/build.log" || { cat "$WORK/build.log"; exit 1; }
 sw_cluster_start bench "max_connections = 300" "stripe_webhook.log_level = debug1" \
@@ -223,7 +217,7 @@ SQL
 PHASES="warm_db warm_relay dbpool"
 for c in $CLIENTS; do PHASES="$PHASES db$c relay$c"; done
 psql_bench -v tmpl="$(cat "$TEMPLATE")" -v phases="$PHASES" \
-    -v per_run="$PER_RUN" -v per_db="$PER_DB" -v per_warm="$PER_WARM" -v per_warm_db="$PER_WARM_DB" >/dev/null <<'SQL'
+    -v per_run="$EVENTS" -v per_db="$((EVENTS + WARM_EVENTS))" -v per_warm="$WARM_EVENTS" >/dev/null <<'SQL'
 INSERT INTO stripe_webhook.products (id, name, price_amount, currency, stock)
 SELECT g, 'bench product ' || g, 100 + g, 'usd', 1000000000 FROM generate_series(1, 1000) g;
 
@@ -231,8 +225,7 @@ CREATE TABLE public.bench_phases AS
 SELECT p.phase, p.ord,
        coalesce(sum(p.size) OVER (ORDER BY p.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS first_cart,
        p.size
-FROM (SELECT phase, ord, CASE WHEN phase = 'warm_db' THEN :per_warm_db
-                               WHEN phase LIKE 'warm_%' THEN :per_warm
+FROM (SELECT phase, ord, CASE WHEN phase LIKE 'warm_%' THEN :per_warm
                                WHEN phase LIKE 'db%' THEN :per_db ELSE :per_run END AS size
       FROM unnest(string_to_array(:'phases', ' ')) WITH ORDINALITY AS u(phase, ord)) p;
 
@@ -276,26 +269,28 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 
-echo "# warming up ($WARM_SECS s each)" >&2
-run_db warm_db 16 "$WARM_SECS"
-run_relay warm_relay 16 "$WARM_SECS"
+echo "# warming up ($WARM_EVENTS events each)" >&2
+run_db warm_db 16
+run_relay warm_relay 16
 
-printf 'stripe-webhook-relay benchmark: checkout.session.completed, 3-item carts, %d s per run,\n' "$SECS"
+printf 'stripe-webhook-relay benchmark: checkout.session.completed, 3-item carts, %d events per run,\n' "$EVENTS"
 printf '%s CPUs, relay pool %s connections; each event distinct, signed just before its run\n' \
     "$(nproc)" "$POOL"
-printf 'cpu_us: CPU time per delivery of the database server, the relay, the client (pgbench or wrk)\n\n'
+printf 'cpu_us: CPU time per delivery of the database server, the relay, the client (pgbench or wrk)\n'
+printf 'load average at the start: %s (other work on the machine moves events/s, hardly cpu_us)\n\n' \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
 HEAD='%-7s %-34s %8s %7s %7s %6s | %6s %6s %6s\n'
 ROW='%-7s %-34s %8.0f %7s %7s %6s | %6s %6s %6s\n'
 printf "$HEAD" clients path events/s p50_ms p99_ms not_ok "cpu_us" "" ""
 printf "$HEAD" "" "" "" "" "" "" server relay client
-run_db dbpool "$POOL" "$SECS"
+run_db dbpool "$POOL"
 POOL_TPS=$TPS POOL_CPU=$((SRV_US + CLIENT_US))
 printf "$ROW" "$POOL" "database: pgbench (relay's pool)" "$TPS" "$P50" "$P99" "$BAD" "$SRV_US" - "$CLIENT_US"
 for c in $CLIENTS; do
-    run_db "db$c" "$c" "$SECS"
+    run_db "db$c" "$c"
     DB_TPS=$TPS DB_P50=$P50
     printf "$ROW" "$c" "database: pgbench, no HTTP" "$TPS" "$P50" "$P99" "$BAD" "$SRV_US" - "$CLIENT_US"
-    run_relay "relay$c" "$c" "$SECS"
+    run_relay "relay$c" "$c"
     printf "$ROW" "$c" "relay: wrk -> HTTP -> relay -> db" "$TPS" "$P50" "$P99" "$BAD" "$SRV_US" "$RELAY_US" "$CLIENT_US"
     awk -v r="$TPS" -v d="$DB_TPS" -v p="$POOL_TPS" -v rl="$P50" -v dl="$DB_P50" -v c="$c" \
         -v p99="$P99" -v pool="$POOL" -v srv="$SRV_US" -v rel="$RELAY_US" -v cli="$CLIENT_US" \
@@ -311,6 +306,7 @@ for c in $CLIENTS; do
 done
 
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 psql_bench -At -c "SELECT 'events by status: ' || string_agg(status || ' ' || n, ', ') FROM
                    (SELECT status, count(*) AS n FROM stripe_webhook.events GROUP BY status) s"
 psql_bench -At -c "SELECT 'orders: ' || count(*) || ', confirmed: ' || count(*) FILTER (WHERE status = 'confirmed')

@@ -5,7 +5,7 @@
 -- SECURITY DEFINER code.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(68);
+SELECT plan(69);
 
 ---------------------------------------------------------------------------
 -- Objects, shapes, registration for pg_dump.
@@ -26,8 +26,10 @@ SELECT col_is_pk('stripe_webhook', 'events', 'id', 'events.id is the primary key
 SELECT col_type_is('stripe_webhook', 'events', 'payload', 'jsonb', 'events.payload is jsonb');
 SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, status, payload) VALUES ('evt_x', 't', 'done', '{}')$$,
                  '23514', NULL, 'events.status is checked');
-SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, payload) VALUES ('ch_x', 't', '{}')$$,
-                 '23514', NULL, 'events.id must be an evt_ id');
+SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, status, processed_at, payload) VALUES ('evt_x', 't', 'done', now(), '{}')$$,
+                 '23514', NULL, 'events.status is checked for processed events too');
+SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, status, payload) VALUES ('evt_x', 't', 'processed', '{}')$$,
+                 '23514', NULL, 'a processed event has processed_at');
 SELECT is((SELECT tgenabled::text FROM pg_trigger
            WHERE tgrelid = 'stripe_webhook.signing_secrets'::regclass AND tgname = 'signing_secrets_changed'),
           'A', 'signing_secrets has the cache-invalidation trigger, enabled ALWAYS (replication apply too)');

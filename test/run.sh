@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 SUITES=${*:-unit pgtap isolation e2e}
 LOGDIR=${SW_TEST_LOGDIR:-$(mktemp -d /tmp/sw-testlog.XXXXXX)}
+mkdir -p "$LOGDIR"
 PASSED=0
 FAILED=0
 

@@ -156,16 +156,19 @@ KeyCacheGet(const char *secret, size_t secret_len)
 }
 
 /*
- * ToUtf8
- *		Stripe signs UTF-8 bytes.  In a UTF8 (or SQL_ASCII) database text
- *		already is; otherwise convert (a palloc'd copy).
+ * StripeTextUtf8
+ *		A text value as the UTF-8 bytes Stripe signed (see signature.h): in a
+ *		UTF8 (or SQL_ASCII) database the text's own bytes; otherwise a
+ *		palloc'd conversion.
  */
-static const char *
-ToUtf8(const char *s, size_t *len)
+const char *
+StripeTextUtf8(const text *t, size_t *len)
 {
+	const char *s = VARDATA_ANY(t);
 	int			enc = GetDatabaseEncoding();
 	char	   *conv;
 
+	*len = VARSIZE_ANY_EXHDR(t);
 	if (enc == PG_UTF8 || enc == PG_SQL_ASCII || *len == 0)
 		return s;
 	conv = pg_server_to_any(s, (int) *len, PG_UTF8);
@@ -219,8 +222,7 @@ GetSecrets(FunctionCallInfo fcinfo, int argno, bool is_array, SecretList *out)
 		out->n = 1;
 		out->bytes = out->one_bytes;
 		out->lens = out->one_len;
-		out->lens[0] = VARSIZE_ANY_EXHDR(t);
-		out->bytes[0] = ToUtf8(VARDATA_ANY(t), &out->lens[0]);
+		out->bytes[0] = StripeTextUtf8(t, &out->lens[0]);
 		CheckSecret(out->bytes[0], out->lens[0], 0, &out->any_whitespace);
 	}
 	else
@@ -251,8 +253,7 @@ GetSecrets(FunctionCallInfo fcinfo, int argno, bool is_array, SecretList *out)
 						 errdetail("Element %d of the secret array is null.", i + 1),
 						 errhint("Remove null elements from the secret array.")));
 			t = (text *) DatumGetPointer(elems[i]);
-			out->lens[i] = VARSIZE_ANY_EXHDR(t);
-			out->bytes[i] = ToUtf8(VARDATA_ANY(t), &out->lens[i]);
+			out->bytes[i] = StripeTextUtf8(t, &out->lens[i]);
 			CheckSecret(out->bytes[i], out->lens[i], i + 1, &out->any_whitespace);
 		}
 	}
@@ -465,10 +466,10 @@ VerifyFromArgs(FunctionCallInfo fcinfo, bool secret_array, VerifyMode mode)
 	{
 		text	   *payload = PG_GETARG_TEXT_PP(0);
 		text	   *header = PG_GETARG_TEXT_PP(1);
-		size_t		payload_len = VARSIZE_ANY_EXHDR(payload);
-		size_t		header_len = VARSIZE_ANY_EXHDR(header);
-		const char *payload_bytes = ToUtf8(VARDATA_ANY(payload), &payload_len);
-		const char *header_bytes = ToUtf8(VARDATA_ANY(header), &header_len);
+		size_t		payload_len;
+		size_t		header_len;
+		const char *payload_bytes = StripeTextUtf8(payload, &payload_len);
+		const char *header_bytes = StripeTextUtf8(header, &header_len);
 
 		status = VerifyCore(payload_bytes, payload_len, header_bytes, header_len,
 							secrets.bytes, secrets.lens, secrets.n,
@@ -594,8 +595,7 @@ stripe_signature_header(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	payload = PG_GETARG_TEXT_PP(0);
-	payload_len = VARSIZE_ANY_EXHDR(payload);
-	payload_bytes = ToUtf8(VARDATA_ANY(payload), &payload_len);
+	payload_bytes = StripeTextUtf8(payload, &payload_len);
 
 	n = stripe_sig_format_header(KeyCacheGet(secrets.bytes[0], secrets.lens[0]), t,
 								 payload_bytes, payload_len, buf, sizeof(buf));

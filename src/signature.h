@@ -40,4 +40,12 @@ extern StripeSigStatus StripeVerifyWithSecrets(const char *payload, size_t paylo
  */
 extern int64 StripeUnixSeconds(TimestampTz ts, bool round_up);
 
+/*
+ * StripeTextUtf8
+ *		The bytes of a text value as Stripe signed them: UTF-8.  In a UTF8 (or
+ *		SQL_ASCII) database the text's own bytes, otherwise a palloc'd
+ *		conversion.  *len receives the length in bytes.
+ */
+extern const char *StripeTextUtf8(const text *t, size_t *len);
+
 #endif							/* STRIPE_WEBHOOK_SIGNATURE_H */

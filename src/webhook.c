@@ -288,27 +288,6 @@ Reject(Delivery *d, int http_status, const char *message, const char *reason)
 }
 
 /*
- * Utf8Bytes
- *		A text argument as the UTF-8 bytes Stripe signed: as it is in a UTF8
- *		(or SQL_ASCII) database, converted otherwise.
- */
-static const char *
-Utf8Bytes(text *t, size_t *len)
-{
-	const char *s = VARDATA_ANY(t);
-	int			enc = GetDatabaseEncoding();
-	char	   *conv;
-
-	*len = VARSIZE_ANY_EXHDR(t);
-	if (enc == PG_UTF8 || enc == PG_SQL_ASCII || *len == 0)
-		return s;
-	conv = pg_server_to_any(s, (int) *len, PG_UTF8);
-	if (conv != s)
-		*len = strlen(conv);
-	return conv;
-}
-
-/*
  * VerifySignature
  *		Check the header against every active signing secret (secrets.c).
  *		Returns false after answering the delivery (500 without a secret,
@@ -332,8 +311,8 @@ VerifySignature(Delivery *d)
 		return false;
 	}
 
-	payload = Utf8Bytes(d->payload, &payload_len);
-	header = Utf8Bytes(d->header, &header_len);
+	payload = StripeTextUtf8(d->payload, &payload_len);
+	header = StripeTextUtf8(d->header, &header_len);
 	/* the age rounded up, as python3-stripe counts it (signature.h) */
 	status = StripeVerifyWithSecrets(payload, payload_len, header, header_len,
 									 active.secrets, active.lens, active.n,

@@ -27,32 +27,7 @@ DB=sw_pgrst_e2e_$$
 CREATED_ROLES=
 N=0
 FAILED=0
-
-# --- TAP helpers -----------------------------------------------------------
-
-# ok COND DESCRIPTION [DIAGNOSTIC]: COND is "0" (pass) or anything else.
-ok() {
-    N=$((N + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $N - $2"
-    else
-        FAILED=$((FAILED + 1))
-        echo "not ok $N - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
-
-# is GOT EXPECTED DESCRIPTION
-is() {
-    [ "$1" = "$2" ]
-    ok $? "$3" "got:      '$1'"$'\n'"expected: '$2'"
-}
-
-# like GOT EXTENDED-REGEX DESCRIPTION
-like() {
-    printf '%s' "$1" | grep -qE -- "$2"
-    ok $? "$3" "got:      '$1'"$'\n'"expected: /$2/"
-}
+. "$SW_ROOT/test/lib/tap.sh"
 
 # --- set-up ----------------------------------------------------------------
 

@@ -28,26 +28,7 @@ DB=sw_logsec_e2e_$$
 LOCK_PID=
 N=0
 FAILED=0
-
-# --- TAP helpers -----------------------------------------------------------
-
-# ok COND DESCRIPTION [DIAGNOSTIC]: COND is "0" (pass) or anything else.
-ok() {
-    N=$((N + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $N - $2"
-    else
-        FAILED=$((FAILED + 1))
-        echo "not ok $N - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
-
-# is GOT EXPECTED DESCRIPTION
-is() {
-    [ "$1" = "$2" ]
-    ok $? "$3" "got:      '$1'"$'\n'"expected: '$2'"
-}
+. "$SW_ROOT/test/lib/tap.sh"
 
 cleanup() {
     [ -n "$LOCK_PID" ] && kill "$LOCK_PID" 2>/dev/null

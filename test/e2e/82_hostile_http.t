@@ -25,27 +25,7 @@ DB=sw_hostile_http_$$
 RELAY_PID=
 N=0
 FAILED=0
-
-ok() {
-    N=$((N + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $N - $2"
-    else
-        FAILED=$((FAILED + 1))
-        echo "not ok $N - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
-
-is() {
-    [ "$1" = "$2" ]
-    ok $? "$3" "got:      '$1'"$'\n'"expected: '$2'"
-}
-
-like() {
-    printf '%s' "$1" | grep -qE -- "$2"
-    ok $? "$3" "got:      '${1:0:300}'"$'\n'"expected: /$2/"
-}
+. "$SW_ROOT/test/lib/tap.sh"
 
 cleanup() {
     [ -n "$RELAY_PID" ] && kill -KILL "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null

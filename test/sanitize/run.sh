@@ -58,17 +58,7 @@ WORK=$(mktemp -d /tmp/sw-sanitize.XXXXXX)
 chmod 755 "$WORK"
 N=0
 FAILED=0
-
-ok() {
-    N=$((N + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $N - $2"
-    else
-        FAILED=$((FAILED + 1))
-        echo "not ok $N - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
+. "$SRC_ROOT/test/lib/tap.sh"
 
 say() {
     echo "# $*"

@@ -78,7 +78,8 @@ static struct
 	const RelayConfig *cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;		/* signalled when inflight drops to 0 */
-	int			inflight;		/* requests between first and last callback */
+	int			inflight;		/* requests between first and last callback
+								 * (atomic; srv.lock only to wait for 0) */
 	bool		stopping;		/* answer with Connection: close */
 } srv = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
 
@@ -437,9 +438,7 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 		Sanitise(req->method, sizeof(req->method), method);
 		Sanitise(req->path, sizeof(req->path), url);
 		*con_cls = req;
-		pthread_mutex_lock(&srv.lock);
-		srv.inflight++;
-		pthread_mutex_unlock(&srv.lock);
+		__atomic_add_fetch(&srv.inflight, 1, __ATOMIC_SEQ_CST);
 		return StartRequest(conn, req, url, method);
 	}
 	if (req->status != 0)
@@ -518,10 +517,18 @@ RequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->body);
 	free(req);
 
-	pthread_mutex_lock(&srv.lock);
-	if (--srv.inflight == 0)
+	/*
+	 * Only the request that leaves none in flight takes the lock, so a busy
+	 * relay does not serialise its threads here; HttpWaitIdle() checks the
+	 * count under the same lock, so this broadcast cannot slip in between
+	 * its check and its wait.
+	 */
+	if (__atomic_sub_fetch(&srv.inflight, 1, __ATOMIC_SEQ_CST) == 0)
+	{
+		pthread_mutex_lock(&srv.lock);
 		pthread_cond_broadcast(&srv.idle);
-	pthread_mutex_unlock(&srv.lock);
+		pthread_mutex_unlock(&srv.lock);
+	}
 }
 
 /*
@@ -594,10 +601,10 @@ HttpWaitIdle(int seconds)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += seconds;
 	pthread_mutex_lock(&srv.lock);
-	while (srv.inflight > 0 &&
+	while (__atomic_load_n(&srv.inflight, __ATOMIC_SEQ_CST) > 0 &&
 		   pthread_cond_timedwait(&srv.idle, &srv.lock, &deadline) == 0)
 		;
-	idle = (srv.inflight == 0);
+	idle = (__atomic_load_n(&srv.inflight, __ATOMIC_SEQ_CST) == 0);
 	pthread_mutex_unlock(&srv.lock);
 	return idle;
 }

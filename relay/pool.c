@@ -241,8 +241,9 @@ Checkin(Pool *pool, PoolSlot *slot)
 {
 	pthread_mutex_lock(&pool->lock);
 	slot->busy = false;
-	pthread_cond_signal(&pool->freed);
 	pthread_mutex_unlock(&pool->lock);
+	/* after the unlock: the woken thread need not wait for our mutex */
+	pthread_cond_signal(&pool->freed);
 }
 
 /*

@@ -162,19 +162,66 @@ FulfilPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 }
 
 /*
+ * IsCartIdTaken
+ *		Is this error a new cart's id colliding with an existing cart?  That
+ *		happens when carts were inserted with explicit ids and the id
+ *		sequence was not advanced past them.
+ */
+static bool
+IsCartIdTaken(const ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION &&
+		edata->schema_name != NULL && strcmp(edata->schema_name, "stripe_webhook") == 0 &&
+		edata->constraint_name != NULL && strcmp(edata->constraint_name, "carts_pkey") == 0;
+}
+
+/*
  * FulfilExec
  *		Execute a kept plan (read-write, fresh snapshot per statement) and
  *		insist on the expected SPI_OK_* code.
+ *
+ * A user's new active cart takes its id from the carts' sequence.  If that
+ * id is already taken, the bare unique violation on carts_pkey would leave
+ * the shop guessing, so it is raised again (same SQLSTATE, 23505: still a
+ * permanent failure for the webhook) saying what is wrong and how to fix it.
  */
 void
 FulfilExec(SPIPlanPtr plan, Datum *values, const char *nulls, int expected,
 		   const char *what)
 {
-	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	MemoryContext cxt = CurrentMemoryContext;
 
-	if (rc != expected)
-		elog(ERROR, "SPI_execute_plan failed for %s: %s", what,
-			 SPI_result_code_string(rc));
+	PG_TRY();
+	{
+		int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+		if (rc != expected)
+			elog(ERROR, "SPI_execute_plan failed for %s: %s", what,
+				 SPI_result_code_string(rc));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (!IsCartIdTaken(edata))
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("could not create the user's new active cart: its id is already taken"),
+				 errdetail("%s The id sequence of stripe_webhook.carts lags behind ids that were inserted explicitly.",
+						   edata->detail ? edata->detail : ""),
+				 errhint("Advance it: SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('stripe_webhook.carts', 'id'), max(id)) FROM stripe_webhook.carts; the next retry then succeeds."),
+				 err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name),
+				 err_generic_string(PG_DIAG_TABLE_NAME, "carts"),
+				 err_generic_string(PG_DIAG_CONSTRAINT_NAME, edata->constraint_name)));
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -2,7 +2,7 @@
 -- to SW207) and that nothing was written (orders, items, carts, cart items,
 -- stock, recorded sessions all unchanged).
 BEGIN;
-SELECT plan(193);
+SELECT plan(198);
 \ir ../lib/fulfil_setup.sql
 
 -- rejects(session, sqlstate, what): two tests, the error and "nothing written"
@@ -181,6 +181,26 @@ SELECT ok((SELECT bool_and(e IS NOT NULL AND e[2] !~ 'Townsend|jenny') FROM
              (SELECT pg_temp.err(jsonb_set(:'p', '{amount_total}', v)) AS e
                 FROM unnest(ARRAY['"x"', '-1', '1.5']::jsonb[]) v) t),
           'error details never carry customer data from the payload');
+
+-- carts inserted with explicit ids, the id sequence left behind them: the
+-- user's new cart would take an id in use.  A clear 23505, nothing written,
+-- and the statement its hint gives fixes it.
+-- (each attempt takes an id from the sequence, so it is set back before each)
+CREATE FUNCTION pg_temp.cart_seq_behind() RETURNS bigint LANGUAGE sql AS
+$$ SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('stripe_webhook.carts', 'id'), 1336) $$;
+SELECT pg_temp.cart_seq_behind() AS seq \gset
+SELECT * FROM pg_temp.rejects(:'p', '23505', 'new cart id already taken (sequence behind explicit ids)');
+SELECT pg_temp.cart_seq_behind() AS seq \gset
+SELECT pg_temp.err(:'p') AS e \gset
+SELECT is((:'e'::text[])[1], 'could not create the user''s new active cart: its id is already taken',
+          '23505 on carts_pkey says what could not be done');
+SELECT is((:'e'::text[])[2],
+          'Key (id)=(1337) already exists. The id sequence of stripe_webhook.carts lags behind ids that were inserted explicitly.',
+          '23505 detail names the id and the cause');
+SELECT matches((:'e'::text[])[3], '^Advance it: SELECT pg_catalog.setval\(',
+               '23505 hint gives the statement that fixes it');
+SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('stripe_webhook.carts', 'id'), max(id))
+  FROM stripe_webhook.carts \gset
 
 -- still nothing written, and the good session still works afterwards
 SELECT is(pg_temp.shop_state(), :'s0', 'after all the bad inputs nothing was written');

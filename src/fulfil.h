@@ -26,6 +26,9 @@ typedef struct SessionOutcome
 	pg_uuid_t	order_id;		/* the order this session maps to */
 	const char *message;		/* short text for the HTTP reply, e.g.
 								 * "order created", "already processed" */
+	bool		ignored;		/* nothing to do: the session names no cart
+								 * (the webhook records the event as
+								 * ignored) */
 } SessionOutcome;
 
 /* checkout.session.completed: create the order (idempotent per session) */

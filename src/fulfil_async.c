@@ -361,6 +361,37 @@ CheckoutSessionAsyncSucceeded(Jsonb *session, SessionOutcome *out)
 }
 
 /*
+ * UnnamedSession
+ *		For the events that only release what a session holds (a failed
+ *		payment, an expiry): true if the session's metadata names neither a
+ *		user nor a cart and no order exists for it.  Such sessions come from
+ *		elsewhere (a Payment Link, another integration on the same Stripe
+ *		account); nothing here holds anything for them, so the event is
+ *		ignored instead of failing on every one of Stripe's retries.
+ *		Otherwise false, and the event is handled (or rejected) as usual.
+ */
+static bool
+UnnamedSession(Jsonb *session, SessionOutcome *out)
+{
+	CheckoutSession s;
+	LockedOrder order;
+
+	if (ParseSessionIdentityIfNamed(session, &s))
+		return false;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	LockOrder(s.id, &order);
+	EndEvent();
+	if (order.found)
+		return false;			/* contradictory: let ParseSessionIdentity say why */
+	memset(out, 0, sizeof(*out));
+	out->ignored = true;
+	out->message = "ignored: the checkout session names no cart (no metadata.user_id or metadata.cart_id)";
+	StepLog("checkout session %s names no cart: nothing to release", s.id);
+	return true;
+}
+
+/*
  * CheckoutSessionAsyncFailed
  *		checkout.session.async_payment_failed.  See fulfil.h.
  */
@@ -371,6 +402,8 @@ CheckoutSessionAsyncFailed(Jsonb *session, SessionOutcome *out)
 	LockedCart	cart;
 	LockedOrder order;
 
+	if (UnnamedSession(session, out))
+		return;
 	BeginEvent(session, &s, &cart, &order, out);
 	if (!order.found)
 	{
@@ -407,6 +440,8 @@ CheckoutSessionExpired(Jsonb *session, SessionOutcome *out)
 	LockedCart	cart;
 	LockedOrder order;
 
+	if (UnnamedSession(session, out))
+		return;
 	BeginEvent(session, &s, &cart, &order, out);
 	RecordSession(&s, "expired", &order);
 	if (!order.found)

@@ -320,6 +320,8 @@ ParseCartId(const char *session_id, const char *user_id, const char *text)
 	return result;
 }
 
+static bool ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed);
+
 /*
  * ParseSessionIdentity
  *		Check that session is a Checkout Session object and read its id and
@@ -328,6 +330,29 @@ ParseCartId(const char *session_id, const char *user_id, const char *text)
  */
 void
 ParseSessionIdentity(Jsonb *session, CheckoutSession *s)
+{
+	(void) ParseIdentity(session, s, false);
+}
+
+/*
+ * ParseSessionIdentityIfNamed
+ *		See session.h.
+ */
+bool
+ParseSessionIdentityIfNamed(Jsonb *session, CheckoutSession *s)
+{
+	return ParseIdentity(session, s, true);
+}
+
+/*
+ * ParseIdentity
+ *		The work of ParseSessionIdentity(IfNamed).  With allow_unnamed, a
+ *		session whose metadata has neither user_id nor cart_id (or that has
+ *		no metadata) returns false; one that has only one of them is still
+ *		an error.
+ */
+static bool
+ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 {
 	JsonbContainer *root = &session->root;
 	JsonbValue	v;
@@ -375,6 +400,16 @@ ParseSessionIdentity(Jsonb *session, CheckoutSession *s)
 				 errhint("Pass event.data.object of a checkout.session.* event exactly as Stripe sent it.")));
 	s->id = id;
 
+	if (allow_unnamed)
+	{
+		JsonbValue	key;
+
+		if (!GetKey(root, "metadata", &v) || v.type == jbvNull)
+			return false;
+		if (IsObject(&v) && !GetKey(v.val.binary.data, "user_id", &key) &&
+			!GetKey(v.val.binary.data, "cart_id", &key))
+			return false;
+	}
 	if (!GetKey(root, "metadata", &v) || v.type == jbvNull)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_METADATA_MISSING),
@@ -391,6 +426,7 @@ ParseSessionIdentity(Jsonb *session, CheckoutSession *s)
 	s->user_id = ParseMetadataValue(id, v.val.binary.data, "user_id");
 	s->cart_id = ParseCartId(id, s->user_id,
 							 ParseMetadataValue(id, v.val.binary.data, "cart_id"));
+	return true;
 }
 
 /*

@@ -58,6 +58,13 @@ typedef struct CheckoutSession
 /* object, id and metadata: what every checkout.session.* event needs */
 extern void ParseSessionIdentity(Jsonb *session, CheckoutSession *s);
 
+/*
+ * The same, except that a session whose metadata names neither a user nor
+ * a cart (no metadata, or neither key) returns false with only s->id set,
+ * instead of raising SW202
+ */
+extern bool ParseSessionIdentityIfNamed(Jsonb *session, CheckoutSession *s);
+
 /* payment status, amounts, currency, email, shipping: what an order needs */
 extern void ParseSessionDetails(Jsonb *session, CheckoutSession *s);
 

@@ -543,7 +543,7 @@ ProcessCallback(void *arg)
 			res->has_order = out.has_order;
 			if (out.has_order)
 				res->order_id = out.order_id;
-			status = "processed";
+			status = out.ignored ? "ignored" : "processed";
 			break;
 		}
 	}

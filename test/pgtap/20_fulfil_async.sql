@@ -2,7 +2,7 @@
 -- succeeded / failed and expired, in order, out of order and repeated
 -- (through stripe_apply_session_event, the entry the webhook handler shares).
 BEGIN;
-SELECT plan(66);
+SELECT plan(74);
 \ir ../lib/fulfil_setup.sql
 
 CREATE FUNCTION pg_temp.ev(t text, s jsonb) RETURNS jsonb LANGUAGE sql AS $$
@@ -180,8 +180,16 @@ SELECT is(regexp_replace(pg_temp.shop_state(), '.*(carts=.*) \| sessions.*', '\1
 
 -- I. bad input to the other handlers: errors, nothing written
 SELECT pg_temp.shop_state() AS i_before \gset
-SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_failed', %L)$$, (:'fail_obj'::jsonb) - 'metadata'),
-                 'SW202', NULL, 'I: failed without metadata: SW202');
+SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_failed', %L)$$,
+                        jsonb_set(:'fail_obj'::jsonb, '{metadata}', '{"user_id": "42"}')),
+                 'SW202', NULL, 'I: failed with metadata.user_id but no cart_id: SW202');
+SELECT throws_ok(format($$SELECT pg_temp.ev('expired', %L)$$,
+                        jsonb_set(pg_temp.sess(:'expired'::jsonb, 'cs_test_i3', '42', 1337), '{metadata}', '{"cart_id": "1337"}')),
+                 'SW202', NULL, 'I: expired with metadata.cart_id but no user_id: SW202');
+SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_succeeded', %L)$$, (:'succ_obj'::jsonb) - 'metadata'),
+                 'SW202', NULL, 'I: success (money taken) without metadata: still SW202');
+SELECT throws_ok(format($$SELECT pg_temp.ev('expired', %L)$$, jsonb_set(:'expired'::jsonb - 'metadata', '{object}', '"event"')),
+                 'SW201', NULL, 'I: expired without metadata but not a session: SW201');
 SELECT throws_ok(format($$SELECT pg_temp.ev('expired', %L)$$, pg_temp.sess(:'expired'::jsonb, 'cs_test_i', '99', 1337)),
                  'SW205', NULL, 'I: expired naming another user''s cart: SW205');
 SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_succeeded', %L)$$, pg_temp.sess(:'succ_obj'::jsonb, 'cs_test_i2', '43', 987654321)),
@@ -189,6 +197,22 @@ SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_succeeded', %L)$$, pg
 SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_succeeded', %L)$$, jsonb_set(:'succ_obj'::jsonb, '{object}', '"event"')),
                  'SW201', NULL, 'I: success with a non-session object: SW201');
 SELECT is(pg_temp.shop_state(), :'i_before', 'I: nothing was written by the failed calls');
+
+-- J. a failure or an expiry of a session that names no cart (a Payment Link,
+-- another integration on the same Stripe account): nothing is held for it,
+-- so it is ignored rather than failing on every retry; nothing written
+SELECT pg_temp.shop_state() AS j_before \gset
+SELECT is(pg_temp.ev('async_payment_failed', pg_temp.sess(:'fail_obj'::jsonb, 'cs_test_j0', '42', 1337) - 'metadata')->>'message',
+          'ignored: the checkout session names no cart (no metadata.user_id or metadata.cart_id)',
+          'J: failed without metadata: ignored');
+SELECT is(pg_temp.ev('expired', pg_temp.sess(:'expired'::jsonb, 'cs_test_j1', '42', 1337) - 'metadata')->>'message',
+          'ignored: the checkout session names no cart (no metadata.user_id or metadata.cart_id)',
+          'J: expired without metadata: ignored');
+SELECT is(pg_temp.ev('expired', jsonb_set(pg_temp.sess(:'expired'::jsonb, 'cs_test_j2', '42', 1337), '{metadata}', '{"campaign": "x"}'))->>'order_id',
+          NULL, 'J: expired with other metadata only: ignored, no order');
+SELECT is(pg_temp.shop_state(), :'j_before', 'J: nothing was written (no order, no stock, no recorded session)');
+SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_failed', %L)$$, (:'fail_obj'::jsonb) - 'metadata'),
+                 'SW202', NULL, 'J: but a session that has an order and lost its metadata is still an error: SW202');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -3,7 +3,7 @@
 -- records and the on-call view.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(72);
+SELECT plan(75);
 
 -- A helper: the order of a session.
 CREATE FUNCTION pg_temp.ord(session text) RETURNS stripe_webhook.orders LANGUAGE sql
@@ -160,6 +160,16 @@ SELECT is(wh_test.stock(), ARRAY[92, 96], 'pending order holds stock');
 SELECT is(wh_test.deliver(wh_test.event('expired', 'evt_dispatch_exp7', 'cs_test_dispatch_exp7', 32007, 'u32007')) ->> 'status',
           '200', 'expired after a pending order: 200');
 SELECT is(wh_test.stock(), ARRAY[94, 97], 'the held stock is released');
+
+-- An expiry of a session that names no cart (a Payment Link, another
+-- integration): 200 and recorded as ignored, not a failure Stripe retries.
+SELECT is(wh_test.deliver(regexp_replace(
+              wh_test.event('expired', 'evt_dispatch_exp9', 'cs_test_dispatch_exp9', 32009, 'u32009'),
+              '"metadata": \{[^}]*\}', '"metadata": {}', 'g')) ->> 'status',
+          '200', 'expired naming no cart: 200');
+SELECT is((SELECT status || '/' || attempts FROM stripe_webhook.events WHERE id = 'evt_dispatch_exp9'), 'ignored/1',
+          'expired naming no cart: recorded as ignored');
+SELECT is(wh_test.stock(), ARRAY[94, 97], 'expired naming no cart: no stock change');
 
 ---------------------------------------------------------------------------
 -- The legacy (pre-2025-03-31) shape: top-level shipping_details.

@@ -176,6 +176,17 @@ EndEvent(void)
 }
 
 /*
+ * AlreadyProcessed
+ *		The event changes nothing: log it and answer "already processed".
+ */
+static void
+AlreadyProcessed(const CheckoutSession *s, const LockedOrder *order, SessionOutcome *out)
+{
+	StepLog("checkout session %s already processed: order %s", s->id, UuidText(&order->id));
+	out->message = "already processed";
+}
+
+/*
  * FlagOrder
  *		Set the order needs_review with payment_status and one more reason,
  *		and log a WARNING.  Repeating the same reason is a no-op.
@@ -190,8 +201,7 @@ FlagOrder(const CheckoutSession *s, const LockedOrder *order,
 
 	if (order->review_reason != NULL && strstr(order->review_reason, reason) != NULL)
 	{
-		StepLog("checkout session %s already processed: order %s", s->id, UuidText(&order->id));
-		out->message = "already processed";
+		AlreadyProcessed(s, order, out);
 		return;
 	}
 	values[0] = UUIDPGetDatum(&order->id);
@@ -353,10 +363,7 @@ CheckoutSessionAsyncSucceeded(Jsonb *session, SessionOutcome *out)
 		out->message = "payment confirmed";
 	}
 	else
-	{
-		StepLog("checkout session %s already processed: order %s", s.id, UuidText(&order.id));
-		out->message = "already processed";
-	}
+		AlreadyProcessed(&s, &order, out);
 	EndEvent();
 }
 
@@ -422,10 +429,7 @@ CheckoutSessionAsyncFailed(Jsonb *session, SessionOutcome *out)
 				  "async payment failure reported for an order that is paid",
 				  "Check the payment in the Stripe Dashboard before shipping.", out);
 	else
-	{
-		StepLog("checkout session %s already processed: order %s", s.id, UuidText(&order.id));
-		out->message = "already processed";
-	}
+		AlreadyProcessed(&s, &order, out);
 	EndEvent();
 }
 
@@ -457,9 +461,6 @@ CheckoutSessionExpired(Jsonb *session, SessionOutcome *out)
 				  "checkout session reported expired but its order is paid",
 				  "Check the payment in the Stripe Dashboard before shipping.", out);
 	else
-	{
-		StepLog("checkout session %s already processed: order %s", s.id, UuidText(&order.id));
-		out->message = "already processed";
-	}
+		AlreadyProcessed(&s, &order, out);
 	EndEvent();
 }

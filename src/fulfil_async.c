@@ -40,6 +40,8 @@
 /* How often to retry finding or creating the user's active cart */
 #define ACTIVE_CART_TRIES 5
 
+static void EndEvent(void);
+
 static SPIPlanPtr lock_order_plan = NULL;
 static SPIPlanPtr mark_paid_plan = NULL;
 static SPIPlanPtr flag_plan = NULL;
@@ -146,15 +148,38 @@ LockOrder(const char *session_id, LockedOrder *order)
  *		Common start of every handler: validate the session's identity,
  *		connect to SPI, lock the cart (SW205 if it is another user's) and
  *		the session's order.
+ *
+ *		release_only is for the events that only release what a session
+ *		holds (a failed payment, an expiry).  For them a session whose
+ *		metadata names neither a user nor a cart, and that has no order,
+ *		comes from elsewhere (a Payment Link, another integration on the
+ *		same Stripe account): nothing here holds anything for it, so instead
+ *		of failing on every one of Stripe's retries the event is ignored.
+ *		BeginEvent then sets out->ignored, closes SPI and returns false.
+ *		Otherwise it returns true, and the caller ends with EndEvent().
  */
-static void
-BeginEvent(Jsonb *session, CheckoutSession *s, LockedCart *cart,
-		   LockedOrder *order, SessionOutcome *out)
+static bool
+BeginEvent(Jsonb *session, bool release_only, CheckoutSession *s,
+		   LockedCart *cart, LockedOrder *order, SessionOutcome *out)
 {
+	bool		named = ParseSessionIdentityIfNamed(session, s);
+
+	if (!named && !release_only)
+		ParseSessionIdentity(session, s);	/* raises SW202 */
 	memset(out, 0, sizeof(*out));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ParseSessionIdentity(session, s);
+	if (!named)
+	{
+		LockOrder(s->id, order);
+		if (order->found)
+			ParseSessionIdentity(session, s);	/* contradictory: SW202 says why */
+		out->ignored = true;
+		out->message = "ignored: the checkout session names no cart (no metadata.user_id or metadata.cart_id)";
+		StepLog("checkout session %s names no cart: nothing to release", s->id);
+		EndEvent();
+		return false;
+	}
 	LockCart(s, cart);
 	LockOrder(s->id, order);
 	if (order->found)
@@ -162,6 +187,7 @@ BeginEvent(Jsonb *session, CheckoutSession *s, LockedCart *cart,
 		out->has_order = true;
 		out->order_id = order->id;
 	}
+	return true;
 }
 
 /*
@@ -330,7 +356,7 @@ CheckoutSessionAsyncSucceeded(Jsonb *session, SessionOutcome *out)
 	Oid			types[1] = {UUIDOID};
 	Datum		values[1];
 
-	BeginEvent(session, &s, &cart, &order, out);
+	(void) BeginEvent(session, false, &s, &cart, &order, out);
 	if (!order.found)
 	{
 		/* completed has not been seen: fulfil from this session, as paid */
@@ -368,37 +394,6 @@ CheckoutSessionAsyncSucceeded(Jsonb *session, SessionOutcome *out)
 }
 
 /*
- * UnnamedSession
- *		For the events that only release what a session holds (a failed
- *		payment, an expiry): true if the session's metadata names neither a
- *		user nor a cart and no order exists for it.  Such sessions come from
- *		elsewhere (a Payment Link, another integration on the same Stripe
- *		account); nothing here holds anything for them, so the event is
- *		ignored instead of failing on every one of Stripe's retries.
- *		Otherwise false, and the event is handled (or rejected) as usual.
- */
-static bool
-UnnamedSession(Jsonb *session, SessionOutcome *out)
-{
-	CheckoutSession s;
-	LockedOrder order;
-
-	if (ParseSessionIdentityIfNamed(session, &s))
-		return false;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	LockOrder(s.id, &order);
-	EndEvent();
-	if (order.found)
-		return false;			/* contradictory: let ParseSessionIdentity say why */
-	memset(out, 0, sizeof(*out));
-	out->ignored = true;
-	out->message = "ignored: the checkout session names no cart (no metadata.user_id or metadata.cart_id)";
-	StepLog("checkout session %s names no cart: nothing to release", s.id);
-	return true;
-}
-
-/*
  * CheckoutSessionAsyncFailed
  *		checkout.session.async_payment_failed.  See fulfil.h.
  */
@@ -409,9 +404,8 @@ CheckoutSessionAsyncFailed(Jsonb *session, SessionOutcome *out)
 	LockedCart	cart;
 	LockedOrder order;
 
-	if (UnnamedSession(session, out))
+	if (!BeginEvent(session, true, &s, &cart, &order, out))
 		return;
-	BeginEvent(session, &s, &cart, &order, out);
 	if (!order.found)
 	{
 		RecordSession(&s, "payment_failed", &order);
@@ -444,9 +438,8 @@ CheckoutSessionExpired(Jsonb *session, SessionOutcome *out)
 	LockedCart	cart;
 	LockedOrder order;
 
-	if (UnnamedSession(session, out))
+	if (!BeginEvent(session, true, &s, &cart, &order, out))
 		return;
-	BeginEvent(session, &s, &cart, &order, out);
 	RecordSession(&s, "expired", &order);
 	if (!order.found)
 		out->message = "expiry recorded";

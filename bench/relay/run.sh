@@ -38,6 +38,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
+. bench/lib.sh
 
 SECS=${SW_BENCH_SECONDS:-6}
 ROUNDS=${SW_BENCH_ROUNDS:-3}
@@ -48,7 +49,6 @@ CAP=$((SECS * RATE))                       # events offered to one run
 RUNS=$((2 + ROUNDS * 5))                   # two warm-ups, five runs a round
 TOTAL=$((RUNS * SECS * RATE * 3 / 4 + CAP))   # not every run reaches RATE
 TEMPLATE=demo/checkout.session.completed.json
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 SECRET=whsec_bench_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d /tmp/sw-bench-relay.XXXXXX)
 RELAY_PID=
@@ -85,36 +85,13 @@ percentile() {
         i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR; print a[i] }'
 }
 
-# median NUMBERS...: the median (the lower one of an even count).
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
-
-# server_us: CPU time (microseconds) used so far by the cluster: the
-# postmaster, the backends it has reaped (its cutime/cstime) and its live
-# children.
-server_us() {
-    local t=0 s line rest
-    for s in /proc/[0-9]*/stat; do
-        read -r line 2>/dev/null <"$s" || continue
-        rest=${line##*) }
-        set -- $rest
-        if [ "$s" = "/proc/$SW_PGPID/stat" ]; then
-            t=$((t + ${12} + ${13} + ${14} + ${15}))
-        elif [ "$2" = "$SW_PGPID" ]; then
-            t=$((t + ${12} + ${13}))
-        fi
-    done
-    echo $((t * TICK_US))
-}
-
 # relay_us: CPU time used so far by the relay (all its threads).
 relay_us() {
     local line rest
     read -r line <"/proc/$RELAY_PID/stat"
     rest=${line##*) }
     set -- $rest
-    echo $(((${12} + ${13}) * TICK_US))
+    echo $(((${12} + ${13}) * BENCH_TICK_US))
 }
 
 # children_us: CPU time of this shell's finished children (pgbench, wrk)
@@ -130,12 +107,12 @@ children_us() {
 # and CLIENT_US.
 cpu_start() {
     children_us
-    C0=$CHILD_US S0=$(server_us) R0=$(relay_us)
+    C0=$CHILD_US S0=$(bench_server_cpu_us) R0=$(relay_us)
 }
 cpu_stop() {
     local n=$1
     sleep 0.2    # let the postmaster reap the backends
-    SRV_US=$((($(server_us) - S0) / n))
+    SRV_US=$((($(bench_server_cpu_us) - S0) / n))
     RELAY_US=$((($(relay_us) - R0) / n))
     children_us
     CLIENT_US=$(((CHILD_US - C0) / n))
@@ -339,12 +316,12 @@ declare -A M_TPS M_P99
 IFS='|' read -ra rows <<<"$ROWS"
 for row in "${rows[@]}"; do
     IFS=: read -r key c label <<<"$row"
-    M_TPS[$key]=$(median ${R_TPS[$key]}) M_P99[$key]=$(median ${R_P99[$key]})
+    M_TPS[$key]=$(bench_median ${R_TPS[$key]}) M_P99[$key]=$(bench_median ${R_P99[$key]})
     bad=0
     for b in ${R_BAD[$key]}; do bad=$((bad + b)); done
-    if [ "${key#relay}" != "$key" ]; then rel=$(median ${R_REL[$key]}); else rel=-; fi
-    printf "$HEAD" "$c" "$label" "$(printf '%.0f' "${M_TPS[$key]}")" "$(median ${R_P50[$key]})" \
-        "${M_P99[$key]}" "$bad" "$(median ${R_SRV[$key]})" "$rel" "$(median ${R_CLI[$key]})"
+    if [ "${key#relay}" != "$key" ]; then rel=$(bench_median ${R_REL[$key]}); else rel=-; fi
+    printf "$HEAD" "$c" "$label" "$(printf '%.0f' "${M_TPS[$key]}")" "$(bench_median ${R_P50[$key]})" \
+        "${M_P99[$key]}" "$bad" "$(bench_median ${R_SRV[$key]})" "$rel" "$(bench_median ${R_CLI[$key]})"
 done
 echo
 for c in $CLIENTS; do

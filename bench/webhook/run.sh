@@ -32,6 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
+. bench/lib.sh
 
 TX=${1:-4000}
 ROUNDS=${ROUNDS:-3}
@@ -74,46 +75,25 @@ for s in fulfil webhook; do
     sed "s/@SECRET@/$SECRET/" "bench/webhook/$s.sql" >"$WORK/$s.sql"
 done
 
-# server_ticks: CPU time (clock ticks) used so far by the cluster: the
-# postmaster, the backends it has reaped and its live children.  Unlike
-# throughput, this hardly moves when other work shares the machine.
-server_ticks() {
-    local t=0 s line rest
-    for s in "/proc/$SW_PGPID/stat" /proc/[0-9]*/stat; do
-        read -r line 2>/dev/null <"$s" || continue
-        rest=${line##*) }
-        set -- $rest
-        if [ "$s" = "/proc/$SW_PGPID/stat" ]; then
-            t=$((t + ${12} + ${13} + ${14} + ${15}))
-        elif [ "$2" = "$SW_PGPID" ]; then
-            t=$((t + ${12} + ${13}))
-        fi
-    done
-    echo "$t"
-}
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
-
 # run VARIANT CLIENTS: one pgbench run; prints "tps cpu_us_per_transaction".
 # Variants: fulfil, webhook, webhook_lean (keep_payloads = unprocessed).
 run() {
     local per_client=$((TX / $2)) out tps script=$1 opts= t0 t1
     if [ "$1" = webhook_lean ]; then script=webhook; opts="-c stripe_webhook.keep_payloads=unprocessed"; fi
     psql -X -q -d bench -c "CHECKPOINT" >/dev/null
-    t0=$(server_ticks)
+    t0=$(bench_server_cpu_us)
     out=$(PGOPTIONS="$opts" pgbench -n -M prepared -c "$2" -j "$2" -t "$per_client" -f "$WORK/$script.sql" bench 2>&1) || true
     sleep 0.2    # let the postmaster reap the backends
-    t1=$(server_ticks)
+    t1=$(bench_server_cpu_us)
     tps=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
     if [ -z "$tps" ] || ! printf '%s\n' "$out" | grep -q "number of failed transactions: 0 "; then
         echo "pgbench $1 at $2 clients failed:" >&2
         printf '%s\n' "$out" | grep -iE "error|failed" | head -5 >&2
         exit 1
     fi
-    echo "$tps $(( (t1 - t0) * TICK_US / (per_client * $2) ))"
+    echo "$tps $(( (t1 - t0) / (per_client * $2) ))"
 }
 
-# median of the arguments
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 # overhead F W: percent more time per transaction for W than for F
 overhead() { awk -v f="$1" -v w="$2" 'BEGIN {printf "%.1f%%", (f / w - 1) * 100}'; }
 
@@ -137,8 +117,8 @@ for c in $CLIENTS; do
         [ -n "${u:-}" ] || exit 1
         l+=("$t"); lc+=("$u")
     done
-    fm=$(median "${f[@]}"); wm=$(median "${w[@]}"); lm=$(median "${l[@]}")
-    fcm=$(median "${fc[@]}"); wcm=$(median "${wc[@]}"); lcm=$(median "${lc[@]}")
+    fm=$(bench_median "${f[@]}"); wm=$(bench_median "${w[@]}"); lm=$(bench_median "${l[@]}")
+    fcm=$(bench_median "${fc[@]}"); wcm=$(bench_median "${wc[@]}"); lcm=$(bench_median "${lc[@]}")
     printf '%-8s | %10.0f %10.0f %8s %10.0f %8s | %10s %10s %8s %10s %8s\n' "$c" \
         "$fm" "$wm" "$(overhead "$fm" "$wm")" "$lm" "$(overhead "$fm" "$lm")" \
         "$fcm" "$wcm" "$(overhead "$wcm" "$fcm")" "$lcm" "$(overhead "$lcm" "$fcm")"

@@ -53,10 +53,6 @@ HOLDER_PID=
 FAULTS=0
 . "$SW_ROOT/test/storm/lib.sh"
 
-say() {
-    echo "# $*"
-}
-
 cleanup() {
     [ -n "$DRIVER_PID" ] && kill -KILL "$DRIVER_PID" 2>/dev/null
     [ -n "$HOLDER_PID" ] && kill -KILL "$HOLDER_PID" 2>/dev/null
@@ -68,12 +64,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${SW_BINDIR:-}" ] || [ ! -x "$SW_BINDIR/stripe-webhook-relay" ]; then
-    say "building and staging the extension and the relay"
-    sw_ensure_packages || exit 1
-    [ -z "${SW_STAGE:-}" ] && OWN_STAGE=1
-    sw_build_stage || exit 1
-fi
+storm_ensure_stage || exit 1
 
 # restart_after_crash = on is the default; say it, the scenarios rely on it.
 sw_cluster_start faults "max_connections = 100" "restart_after_crash = on" >/dev/null ||

@@ -1,8 +1,14 @@
 # test/storm/lib.sh: shared pieces of the storm and fault tests.
 #
-# Source it from bash after test/lib/common.sh, with a cluster running
-# (sw_cluster_start) and STORM_WORK set to a scratch directory.  It gives:
+# Source it from bash after test/lib/common.sh, with STORM_WORK set to a
+# scratch directory; everything but the first two needs a cluster running
+# (sw_cluster_start).  It gives:
 #
+#   say TEXT                   progress for a human (a TAP comment)
+#   storm_ensure_stage         build and stage the extension and the relay
+#                              unless SW_BINDIR already has them; sets
+#                              OWN_STAGE when it made the stage (the caller
+#                              removes it)
 #   tap_ok COND TEXT [DIAG]    one TAP line ("ok N - TEXT" when COND is 0)
 #   storm_db_create DB N       database DB: extension, relay role, a signing
 #                              secret, the storm's shop for N carts
@@ -32,6 +38,22 @@ STORM_SECRET=${STORM_SECRET:-whsec_storm_$(od -An -tx1 -N16 /dev/urandom | tr -d
 RELAY_PID=
 TAP_N=${TAP_N:-0}
 TAP_FAILED=${TAP_FAILED:-0}
+
+# say TEXT: progress for a human (a TAP comment under --tap).
+say() {
+    echo "# $*"
+}
+
+# storm_ensure_stage: the stage the tests run from (see the header).
+storm_ensure_stage() {
+    if [ -z "${SW_BINDIR:-}" ] || [ ! -x "$SW_BINDIR/stripe-webhook-relay" ]; then
+        say "building and staging the extension and the relay"
+        sw_ensure_packages || return 1
+        [ -z "${SW_STAGE:-}" ] && OWN_STAGE=1
+        sw_build_stage || return 1
+    fi
+    return 0
+}
 
 # tap_ok COND TEXT [DIAG]: COND "0" passes.
 tap_ok() {

@@ -62,11 +62,6 @@ OWN_STAGE=
 DB=
 . "$SW_ROOT/test/storm/lib.sh"
 
-# say TEXT: progress for a human (a TAP comment under --tap).
-say() {
-    echo "# $*"
-}
-
 cleanup() {
     storm_relay_kill
     if [ -n "$RUNNING" ]; then
@@ -79,12 +74,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${SW_BINDIR:-}" ] || [ ! -x "$SW_BINDIR/stripe-webhook-relay" ]; then
-    say "building and staging the extension and the relay"
-    sw_ensure_packages || exit 1
-    [ -z "${SW_STAGE:-}" ] && OWN_STAGE=1
-    sw_build_stage || exit 1
-fi
+storm_ensure_stage || exit 1
 
 DB=sw_storm_$$
 if [ -z "$RUNNING" ]; then

@@ -46,17 +46,6 @@ q() {
     psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -c "$1"
 }
 
-# counts: what a delivery can write (events, orders, order items, carts,
-# rejected-delivery counter, total stock), one line.
-counts() {
-    q "SELECT (SELECT count(*) FROM stripe_webhook.events) || ' ' ||
-              (SELECT count(*) FROM stripe_webhook.orders) || ' ' ||
-              (SELECT count(*) FROM stripe_webhook.order_items) || ' ' ||
-              (SELECT count(*) FROM stripe_webhook.carts) || ' ' ||
-              (SELECT coalesce(sum(count), 0) FROM stripe_webhook.rejected_deliveries) || ' ' ||
-              (SELECT sum(stock) FROM stripe_webhook.products)"
-}
-
 # make_cart USER: a fresh active cart for USER with two products; prints its id.
 make_cart() {
     q "WITH c AS (INSERT INTO stripe_webhook.carts (user_id) VALUES ('$1') RETURNING id),
@@ -175,7 +164,6 @@ is "$(curl -s -I -o /dev/null -w '%{http_code}' "$URL/healthz")" 200 "HEAD /heal
 
 CART1=$(make_cart u1)
 make_event ev1 evt_RelayE2E1 cs_test_relay_e2e_1 "$CART1" u1
-BEFORE=$(counts)
 R=$(post ev1)
 like "$R" '^200 .*"status": 200' "valid event: 200"
 ORDER1=$(q "SELECT id FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_relay_e2e_1'")
@@ -202,36 +190,36 @@ like "$(post ev6)" '^200 ' "event with non-ASCII UTF-8 (2-, 3- and 4-byte charac
 is "$(q "SELECT shipping_name FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_relay_e2e_6'")" \
     "$NAME" "non-ASCII text arrives unchanged"
 
-AFTER1=$(counts)
+AFTER1=$(sw_shop_state "$DB")
 R=$(post ev1)
 like "$R" "^200 .*\"order_id\": \"$ORDER1\"" "duplicate delivery: 200 with the same order"
 like "$R" 'already processed' "duplicate delivery: reported as already processed"
-is "$(counts)" "$AFTER1" "duplicate delivery: nothing else written"
+is "$(sw_shop_state "$DB")" "$AFTER1" "duplicate delivery: nothing else written"
 
 # tampered: the body changes after signing (a lower amount), same header
 CART2=$(make_cart u2)
 make_event ev2 evt_RelayE2E2 cs_test_relay_e2e_2 "$CART2" u2
 sed 's/"amount_total": 6000/"amount_total": 1/' "$WORK/ev2.body" >"$WORK/tampered.body"
 cp "$WORK/ev2.sig" "$WORK/tampered.sig"
-BEFORE=$(counts)
+BEFORE=$(sw_shop_state "$DB")
 R=$(post tampered)
 like "$R" '^400 ' "tampered body: 400"
-is "$(counts | cut -d' ' -f1-4,6)" "$(echo "$BEFORE" | cut -d' ' -f1-4,6)" \
+is "$(sw_shop_state "$DB" | cut -d' ' -f1-5)" "$(echo "$BEFORE" | cut -d' ' -f1-5)" \
     "tampered body: no event, order, cart or stock change"
 
 # no signing secret configured: 500 (Stripe retries), nothing written
 q "DELETE FROM stripe_webhook.signing_secrets" >/dev/null
-BEFORE=$(counts)
+BEFORE=$(sw_shop_state "$DB")
 R=$(post ev2)
 like "$R" '^500 .*secret not configured' "no signing secret: 500 \"webhook secret not configured\""
-is "$(counts | cut -d' ' -f1-4,6)" "$(echo "$BEFORE" | cut -d' ' -f1-4,6)" \
+is "$(sw_shop_state "$DB" | cut -d' ' -f1-5)" "$(echo "$BEFORE" | cut -d' ' -f1-5)" \
     "no signing secret: no event, order, cart or stock change"
 q "INSERT INTO stripe_webhook.signing_secrets (secret) VALUES ('$SECRET')" >/dev/null
 like "$(post ev2)" '^200 ' "the same delivery succeeds once a secret is configured"
 
 # --- refused by the relay itself -----------------------------------------------
 
-BEFORE=$(counts)
+BEFORE=$(sw_shop_state "$DB")
 is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" 404 "unknown path: 404"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/payments/stripe_webhook")" 404 \
     "webhook path without the trailing slash: 404"
@@ -261,7 +249,7 @@ like "$R" '^(413|000) ' "chunked body over 1 MiB: 413 or the connection closed, 
 head -c $((1024 * 1024)) /dev/zero | tr '\0' ' ' >"$WORK/limit.body"
 cp "$WORK/ev1.sig" "$WORK/limit.sig"
 like "$(post limit)" '^400 ' "body of exactly 1 MiB: passed on (the handler answers 400, a bad signature)"
-is "$(counts | cut -d' ' -f1-4,6)" "$(echo "$BEFORE" | cut -d' ' -f1-4,6)" \
+is "$(sw_shop_state "$DB" | cut -d' ' -f1-5)" "$(echo "$BEFORE" | cut -d' ' -f1-5)" \
     "refused requests wrote nothing"
 
 # a client that sends headers and then stalls is cut off after --timeout

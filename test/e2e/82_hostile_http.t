@@ -38,17 +38,6 @@ q() {
     psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -c "$1"
 }
 
-# shop: what a delivery could write: events, orders, order items,
-# carts/locked, stock, and last the rejection counter total.
-shop() {
-    q "SELECT (SELECT count(*) FROM stripe_webhook.events) || ' ' ||
-              (SELECT count(*) FROM stripe_webhook.orders) || ' ' ||
-              (SELECT count(*) FROM stripe_webhook.order_items) || ' ' ||
-              (SELECT count(*) || '/' || count(*) FILTER (WHERE locked) FROM stripe_webhook.carts) || ' ' ||
-              (SELECT string_agg(stock::text, ',' ORDER BY id) FROM stripe_webhook.products) || ' ' ||
-              (SELECT coalesce(sum(count), 0) FROM stripe_webhook.rejected_deliveries)"
-}
-
 # make_cases: every request body of this test (NAME.body) and its
 # Stripe-Signature (NAME.sig), signed now over the exact bytes.
 make_cases() {
@@ -140,18 +129,18 @@ CRASHES0=$(grep -c 'terminated by signal' "${SW_PGLOG:-/dev/null}" 2>/dev/null)
 # nothing is written, except one more rejection counted with "counted".
 expect() {
     local name=$1 want=$2 what=$3 s0 r c
-    s0=$(shop)
+    s0=$(sw_shop_state "$DB")
     r=$(post "$name")
     like "$r" "^$want" "$what"
     c=${s0##* }
     [ "${4:-}" = counted ] && c=$((c + 1))
-    is "$(shop)" "${s0% *} $c" "$what: nothing written${4:+ but the rejection counter}"
+    is "$(sw_shop_state "$DB")" "${s0% *} $c" "$what: nothing written${4:+ but the rejection counter}"
 }
 
 # unchanged: the shop without the counter.
 unchanged() {
     local s
-    s=$(shop)
+    s=$(sw_shop_state "$DB")
     echo "${s% *}"
 }
 

@@ -10,6 +10,7 @@
 #                             PGDATABASE SW_PGDATA SW_PGLOG SW_PGPID
 #   sw_cluster_stop           stop the cluster started above, by its PID
 #   sw_pg_ctl ARGS...         pg_ctl on that cluster as the right OS user
+#   sw_shop_state DB          one line of what a delivery could write in DB
 #
 # Everything runs as the invoking user, except initdb/postgres which refuse
 # root: as root they run as the "postgres" OS user.
@@ -120,4 +121,17 @@ sw_cluster_stop() {
     fi
     if [ -z "${SW_KEEP:-}" ]; then rm -rf "$SW_CLUSTER_DIR"; fi
     unset SW_PGDATA
+}
+
+# sw_shop_state DB: what a delivery could write in database DB, one line:
+# events, orders, order items, carts/locked carts, every product's stock,
+# and last the rejected-delivery counter ("${s% *}" drops the counter).
+sw_shop_state() {
+    psql -qAtX -v ON_ERROR_STOP=1 -d "$1" -c "
+        SELECT (SELECT count(*) FROM stripe_webhook.events) || ' ' ||
+               (SELECT count(*) FROM stripe_webhook.orders) || ' ' ||
+               (SELECT count(*) FROM stripe_webhook.order_items) || ' ' ||
+               (SELECT count(*) || '/' || count(*) FILTER (WHERE locked) FROM stripe_webhook.carts) || ' ' ||
+               (SELECT coalesce(string_agg(stock::text, ',' ORDER BY id), '-') FROM stripe_webhook.products) || ' ' ||
+               (SELECT coalesce(sum(count), 0) FROM stripe_webhook.rejected_deliveries)"
 }

@@ -4,7 +4,7 @@
 -- 40001/40P01 reaching the caller) and errors while recording.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(78);
+SELECT plan(84);
 
 -- Failure injection: a trigger on orders (the processing step) and one on
 -- events (the recording step) raise the SQLSTATE found in a setting, or
@@ -112,6 +112,31 @@ SELECT is(wh_test.deliver(replace(wh_test.event('paid', 'evt_fail3', 'cs_test_fa
           'SW202', 'completed without metadata.user_id: SW202');
 SELECT is(pg_temp.ev('evt_fail3'), 'failed/1/SW202', 'recorded as failed');
 SELECT is(wh_test.written() - 'events', (SELECT w FROM snap), 'no order, cart or stock change');
+
+---------------------------------------------------------------------------
+-- The user's new cart would take an id in use (carts inserted with explicit
+-- ids, the sequence left behind them): 422 with the clear 23505, recorded as
+-- failed, nothing else written; after the hint's setval() the redelivery
+-- succeeds.
+---------------------------------------------------------------------------
+SELECT wh_test.make_cart(33005, 'u33005');
+-- the sequence as the other tests here expect it, put back at the end
+SELECT last_value AS seq_before, is_called AS seq_called FROM stripe_webhook.carts_id_seq \gset
+SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('stripe_webhook.carts', 'id'), 33004) AS seq \gset
+DROP TABLE snap;
+CREATE TEMP TABLE snap AS SELECT wh_test.written() - 'events' AS w;
+SELECT wh_test.deliver(wh_test.event('paid', 'evt_fail5', 'cs_test_fail5', 33005, 'u33005')) AS r5 \gset
+SELECT is((:'r5'::jsonb) ->> 'status', '422', 'new cart id already taken: 422');
+SELECT is(pg_temp.ev('evt_fail5'), 'failed/1/23505', 'recorded as failed with 23505');
+SELECT alike((SELECT last_error FROM stripe_webhook.events WHERE id = 'evt_fail5'), '%its id is already taken%',
+             'the recorded error says what is wrong');
+SELECT is(wh_test.written() - 'events', (SELECT w FROM snap), 'no order, cart or stock change');
+SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('stripe_webhook.carts', 'id'), max(id))
+  FROM stripe_webhook.carts \gset
+SELECT is(wh_test.deliver(wh_test.event('paid', 'evt_fail5', 'cs_test_fail5', 33005, 'u33005')) ->> 'status',
+          '200', 'after the setval() of the hint, the redelivery succeeds');
+SELECT is(pg_temp.orders('cs_test_fail5'), 1::bigint, '... with one order');
+SELECT pg_catalog.setval('stripe_webhook.carts_id_seq', :seq_before, :'seq_called') AS seq \gset
 
 ---------------------------------------------------------------------------
 -- Transient failures during processing: 503, never an exception.

@@ -121,6 +121,15 @@ hold_orders_lock() {
     LOCK_PID=$!
     exec 7>"$WORK/lockfifo"
     echo "BEGIN; LOCK TABLE stripe_webhook.orders IN SHARE MODE;" >&7
+    # return only once the lock is held: a request sent earlier would not
+    # block, and the tests that rely on it would race
+    local i
+    for i in $(seq 1 200); do
+        [ "$(q "SELECT count(*) FROM pg_locks WHERE relation = 'stripe_webhook.orders'::regclass
+                AND mode = 'ShareLock' AND granted")" -ge 1 ] && return 0
+        sleep 0.05
+    done
+    return 1
 }
 
 release_lock() {

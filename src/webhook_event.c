@@ -179,39 +179,58 @@ StripeEventFromJsonb(Jsonb *event, StripeEvent *ev)
 }
 
 /*
- * AppendKey
- *		Append ", "key": "value"" (value JSON-escaped).
+ * PushKey
+ *		Push "key": value onto the object being built; a string value, or,
+ *		with value NULL, the number num.
  */
 static void
-AppendKey(StringInfo buf, const char *key, const char *value)
+PushKey(JsonbParseState **state, const char *key, const char *value, int num)
 {
-	appendStringInfo(buf, ", \"%s\": ", key);
-	escape_json(buf, value);
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &v);
+	if (value != NULL)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	else
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(num);
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
 }
 
 /*
  * WebhookResultToJsonb
- *		See webhook.h.
+ *		See webhook.h.  Built as a JsonbValue, not printed and parsed: this
+ *		runs once per delivery.
  */
 Jsonb *
 WebhookResultToJsonb(const WebhookResult *res)
 {
-	StringInfoData buf;
+	JsonbParseState *state = NULL;
+	JsonbValue *obj;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"status\": %d, \"message\": ", res->http_status);
-	escape_json(&buf, res->message ? res->message : "");
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	PushKey(&state, "status", NULL, res->http_status);
+	PushKey(&state, "message", res->message ? res->message : "", 0);
 	if (res->event_id)
-		AppendKey(&buf, "event_id", res->event_id);
+		PushKey(&state, "event_id", res->event_id, 0);
 	if (res->event_type)
-		AppendKey(&buf, "event_type", res->event_type);
+		PushKey(&state, "event_type", res->event_type, 0);
 	if (res->has_order)
-		AppendKey(&buf, "order_id",
-				  DatumGetCString(DirectFunctionCall1(uuid_out,
-													  UUIDPGetDatum(&res->order_id))));
+		PushKey(&state, "order_id",
+				DatumGetCString(DirectFunctionCall1(uuid_out,
+													UUIDPGetDatum(&res->order_id))), 0);
 	if (res->sqlstate)
-		AppendKey(&buf, "sqlstate", res->sqlstate);
-	appendStringInfoChar(&buf, '}');
+		PushKey(&state, "sqlstate", res->sqlstate, 0);
+	obj = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	return JsonbValueToJsonb(obj);
 }

@@ -5,13 +5,23 @@
 #   floor    pgbench sending just the statements a fulfilment must execute
 #            (lock and mark the cart, insert the order, insert its items,
 #            update stock, insert the new cart) as one pipeline, no logic
+#   floor+reads  the same pipeline preceded by the reads issue 3 requires
+#            and the floor leaves out: the cart row lock, then (in a fresh
+#            snapshot) the session's existing order, its recorded outcome
+#            and the cart's lines with their products locked in id order
+#   webhook  stripe_handle_webhook() on a signed checkout.session.completed
+#            event around the same session (issue 4: verify, look the event
+#            up, fulfil, record the event with its payload), in the same run
+#            and with the same clients as C; the event is signed in SQL by
+#            the pgbench script, which only this variant pays for
 # at 1, 4 and 16 clients over pre-made 3-item carts.
 #
 #   ./bench/fulfil/run.sh
 #
 # Builds the extension into a private stage and runs a throwaway cluster
 # (test/lib/common.sh), stopped at the end.  Every run gets fresh carts
-# (and 30000 past orders, so the planner sees a shop that has been running),
+# (and 30000 past orders with their events, so the planner sees a shop
+# that has been running),
 # VACUUM ANALYZE and a CHECKPOINT; variants are alternated in every round
 # (the order rotates) to spread noise from other load on the machine; the
 # report gives the median of the rounds.  The per-step log is set to debug1
@@ -19,7 +29,7 @@
 #
 # Settings (environment): SW_BENCH_SECONDS (per run, default 15),
 # SW_BENCH_ROUNDS (default 3), SW_BENCH_CLIENTS (default "1 4 16"),
-# SW_BENCH_VARIANTS (default "c plpgsql floor").
+# SW_BENCH_VARIANTS (default "c plpgsql floor floor_reads webhook").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
@@ -27,7 +37,7 @@ cd "$(dirname "$0")/../.."
 SECS=${SW_BENCH_SECONDS:-15}
 ROUNDS=${SW_BENCH_ROUNDS:-3}
 CLIENTS_LIST=${SW_BENCH_CLIENTS:-"1 4 16"}
-VARIANTS=(${SW_BENCH_VARIANTS:-c plpgsql floor})
+VARIANTS=(${SW_BENCH_VARIANTS:-c plpgsql floor floor_reads webhook})
 DB=sw_bench
 WORK=$(mktemp -d /tmp/sw-bench-fulfil.XXXXXX)
 chmod 755 "$WORK"
@@ -44,6 +54,9 @@ psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB" >/dev/null
 q() { psql -qX -v ON_ERROR_STOP=1 -At -d "$DB" "$@"; }
 q -c "CREATE EXTENSION stripe_webhook" >/dev/null
 q -f bench/fulfil/fulfil_plpgsql.sql >/dev/null
+SECRET=whsec_bench_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+echo "INSERT INTO stripe_webhook.signing_secrets (secret, description) VALUES (:'secret', 'benchmark');" |
+    q -v secret="$SECRET" >/dev/null
 
 # 10000 products priced 100 with stock that never runs out
 q <<'SQL' >/dev/null
@@ -58,7 +71,7 @@ prepare() {
     q <<SQL >/dev/null
 SET client_min_messages = warning;
 TRUNCATE stripe_webhook.order_items, stripe_webhook.orders, stripe_webhook.cart_items,
-         stripe_webhook.carts, stripe_webhook.checkout_sessions;
+         stripe_webhook.carts, stripe_webhook.checkout_sessions, stripe_webhook.events;
 UPDATE stripe_webhook.products SET stock = 2000000000;
 INSERT INTO stripe_webhook.carts (id, user_id)
 SELECT cl * $stride + k, 'b' || (cl * $stride + k)
@@ -77,6 +90,17 @@ SELECT 'h' || k, -k, 'cs_hist_' || k, 'pi_hist_' || k, 'confirmed', 'paid', 'usd
 INSERT INTO stripe_webhook.order_items (order_id, product_id, quantity, unit_amount, stock_taken)
 SELECT o.id, ci.product_id, 1, 100, 1
   FROM stripe_webhook.orders o JOIN stripe_webhook.cart_items ci ON ci.cart_id = o.cart_id;
+-- and their 30000 processed events, with payloads
+INSERT INTO stripe_webhook.events (id, type, api_version, livemode, created, session_id, order_id,
+                                   status, attempts, processed_at, last_attempt_at, payload)
+SELECT 'evt_hist_' || o.cart_id, 'checkout.session.completed', '2025-03-31.basil', false, now(),
+       o.checkout_session_id, o.id, 'processed', 1, now(), now(),
+       jsonb_build_object('id', 'evt_hist_' || o.cart_id, 'object', 'event', 'type', 'checkout.session.completed',
+                          'data', jsonb_build_object('object', jsonb_build_object(
+                              'id', o.checkout_session_id, 'object', 'checkout.session', 'payment_status', 'paid',
+                              'metadata', jsonb_build_object('user_id', o.user_id, 'cart_id', o.cart_id::text),
+                              'amount_subtotal', 300, 'amount_total', 800, 'currency', 'usd')))
+  FROM stripe_webhook.orders o;
 SELECT setval(pg_get_serial_sequence('stripe_webhook.carts', 'id'), $clients * $stride + 1);
 SQL
     q -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
@@ -96,6 +120,14 @@ cat >"$WORK/plpgsql.sql" <<EOF
 \\set c :client_id * :stride + :n
 SELECT stripe_bench.fulfil_session_plpgsql(($SESSION)::jsonb);
 EOF
+# The event Stripe would send around that session, signed just before the call
+EVENT="'{\"id\": \"evt_bench_' || :c || '\", \"object\": \"event\", \"api_version\": \"2025-03-31.basil\", \"created\": 1790000000, \"data\": {\"object\": ' || $SESSION || '}, \"livemode\": false, \"pending_webhooks\": 1, \"request\": {\"id\": null, \"idempotency_key\": null}, \"type\": \"checkout.session.completed\"}'"
+cat >"$WORK/webhook.sql" <<EOF
+\\set n :n + 1
+\\set c :client_id * :stride + :n
+SELECT (stripe_webhook.stripe_handle_webhook(e, stripe_webhook.stripe_signature_header(e, '$SECRET')) ->> 'status') = '200'
+  FROM (SELECT $EVENT AS e) s;
+EOF
 cat >"$WORK/floor.sql" <<'EOF'
 \set n :n + 1
 \set c :client_id * :stride + :n
@@ -107,6 +139,14 @@ UPDATE stripe_webhook.products p SET stock = p.stock - ci.quantity FROM stripe_w
 INSERT INTO stripe_webhook.carts (user_id) VALUES ('b' || :c);
 \endpipeline
 EOF
+# floor+reads: the floor's pipeline, first making the reads that
+# stripe_fulfill_session makes before writing (src/fulfil.c's lock_cart_sql
+# and cart_lines_sql, the same statements)
+cat >"$WORK/reads.sql" <<'EOF'
+SELECT user_id, locked, checkout_session_id FROM stripe_webhook.carts WHERE id = :c FOR NO KEY UPDATE;
+SELECT ci.product_id, ci.quantity, p.price_amount, p.currency, p.stock, (SELECT o.id FROM stripe_webhook.orders o WHERE o.checkout_session_id = 'cs_bench_' || :c) AS existing_order, (SELECT cs.outcome FROM stripe_webhook.checkout_sessions cs WHERE cs.id = 'cs_bench_' || :c) AS recorded FROM stripe_webhook.cart_items ci JOIN stripe_webhook.products p ON p.id = ci.product_id WHERE ci.cart_id = :c ORDER BY p.id FOR NO KEY UPDATE OF p;
+EOF
+sed "/^.startpipeline$/r $WORK/reads.sql" "$WORK/floor.sql" >"$WORK/floor_reads.sql"
 
 # run VARIANT CLIENTS ROUND: one timed run on fresh carts; appends to RESULTS
 run() {
@@ -155,17 +195,24 @@ SELECT variant, clients,
        max(tps) FILTER (WHERE tps <> 'NaN') AS best,
        min(tps) FILTER (WHERE tps <> 'NaN') AS worst
   FROM r GROUP BY 1, 2;
-SELECT format('%-8s | %-20s | %-22s | %-20s | %-13s | %s', 'clients', 'C median (best)', 'PL/pgSQL median (best)', 'floor median (best)',
-              'C / PL/pgSQL', 'C / floor')
+SELECT format('%-8s | %-20s | %-22s | %-20s | %-20s | %-13s | %-9s | %s', 'clients', 'C median (best)',
+              'PL/pgSQL median (best)', 'floor median (best)', 'floor+reads med (best)',
+              'C / PL/pgSQL', 'C / floor', 'C / floor+reads') || format(' | %-20s | %s', 'webhook med (best)', 'webhook overhead')
 UNION ALL
-SELECT format('%-8s | %-20s | %-22s | %-20s | %-13s | %s', c.clients,
+SELECT format('%-8s | %-20s | %-22s | %-20s | %-20s | %-13s | %-9s | %s', c.clients,
               round(c.med::numeric) || ' (' || round(c.best::numeric) || ')',
               round(p.med::numeric) || ' (' || round(p.best::numeric) || ')',
               round(f.med::numeric) || ' (' || round(f.best::numeric) || ')',
+              round(fr.med::numeric) || ' (' || round(fr.best::numeric) || ')',
               to_char(c.med / p.med, 'FM990.00') || 'x (' || to_char(c.best / p.best, 'FM990.00') || 'x)',
-              to_char(100 * c.med / f.med, 'FM990') || '% (' || to_char(100 * c.best / f.best, 'FM990') || '%)')
+              to_char(100 * c.med / f.med, 'FM990') || '% (' || to_char(100 * c.best / f.best, 'FM990') || '%)',
+              to_char(100 * c.med / fr.med, 'FM990') || '% (' || to_char(100 * c.best / fr.best, 'FM990') || '%)')
+       || format(' | %-20s | %s', round(w.med::numeric) || ' (' || round(w.best::numeric) || ')',
+                 to_char(100 * (c.med / w.med - 1), 'FM990.0') || '% (' || to_char(100 * (c.best / w.best - 1), 'FM990.0') || '%)')
   FROM m c LEFT JOIN m p ON p.variant = 'plpgsql' AND p.clients = c.clients
            LEFT JOIN m f ON f.variant = 'floor' AND f.clients = c.clients
+           LEFT JOIN m fr ON fr.variant = 'floor_reads' AND fr.clients = c.clients
+           LEFT JOIN m w ON w.variant = 'webhook' AND w.clients = c.clients
  WHERE c.variant = 'c';
 SELECT 'every run: ' || string_agg(format('%s@%s %s', variant, clients, runs), '; ' ORDER BY variant, clients)
   FROM (SELECT variant, clients, string_agg(round(tps::numeric)::text, ' ' ORDER BY round) AS runs FROM r GROUP BY 1, 2) x;

@@ -29,7 +29,11 @@
 #
 # Settings (environment): SW_BENCH_SECONDS (per run, default 15),
 # SW_BENCH_ROUNDS (default 3), SW_BENCH_CLIENTS (default "1 4 16"),
-# SW_BENCH_VARIANTS (default "c plpgsql floor floor_reads webhook").
+# SW_BENCH_VARIANTS (default "c plpgsql floor floor_reads webhook"),
+# SW_BENCH_STATEMENTS=1: also load pg_stat_statements (track = all) and
+# print, after each run, the server time per transaction of every statement
+# that ran at least once per two transactions, nested ones included (this
+# costs some throughput: use it to see where time goes, not for the ratios).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
@@ -48,11 +52,14 @@ trap cleanup EXIT
 
 echo "# building and starting a throwaway cluster" >&2
 sw_build_stage
+STATEMENTS=${SW_BENCH_STATEMENTS:-}
 sw_cluster_start bench "stripe_webhook.log_level = debug1" "max_connections = 100" \
-    "synchronous_commit = off" "autovacuum = off"
+    "synchronous_commit = off" "autovacuum = off" \
+    ${STATEMENTS:+"shared_preload_libraries = pg_stat_statements" "pg_stat_statements.track = all"}
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB" >/dev/null
 q() { psql -qX -v ON_ERROR_STOP=1 -At -d "$DB" "$@"; }
 q -c "CREATE EXTENSION stripe_webhook" >/dev/null
+[ -n "$STATEMENTS" ] && q -c "CREATE EXTENSION pg_stat_statements" >/dev/null
 q -f bench/fulfil/fulfil_plpgsql.sql >/dev/null
 SECRET=whsec_bench_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 echo "INSERT INTO stripe_webhook.signing_secrets (secret, description) VALUES (:'secret', 'benchmark');" |
@@ -154,6 +161,7 @@ run() {
     # carts per client: generous for the fastest expected rate
     if [ "$clients" -eq 1 ]; then stride=$((4000 * SECS)); else stride=$((8000 * SECS / clients + 1000)); fi
     prepare "$clients" "$stride"
+    [ -n "$STATEMENTS" ] && q -c "SELECT pg_stat_statements_reset()" >/dev/null
     out="$WORK/$variant-$clients-$round.out"
     pgbench -n -M prepared -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$SECS" \
         -D n=0 -D stride="$stride" -f "$WORK/$variant.sql" "$DB" >"$out" 2>&1 || true
@@ -166,6 +174,15 @@ run() {
         echo "# $variant at $clients clients, round $round: INVALID RUN (tps '$tps', $processed transactions, $orders orders, $confirmed confirmed)" >&2
         grep -E 'ERROR|DETAIL|aborted' "$out" | head -3 | sed 's/^/#   /' >&2
         tps=NaN
+    fi
+    if [ -n "$STATEMENTS" ] && [ "${processed:-0}" -gt 0 ]; then
+        echo "# $variant at $clients clients: server time per transaction (us), calls per transaction, statement" >&2
+        q -F ' | ' -c "SELECT to_char(total_exec_time * 1000 / $processed, 'FM99990.0'),
+                              to_char(calls::numeric / $processed, 'FM990.0'),
+                              left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+                         FROM pg_stat_statements
+                        WHERE calls >= $processed / 2 AND query !~* 'pg_stat_statements|^(BEGIN|COMMIT)'
+                        ORDER BY total_exec_time DESC LIMIT 12" | sed 's/^/#   /' >&2
     fi
     printf '%s\t%s\t%s\t%s\n' "$variant" "$clients" "$round" "$tps" >>"$RESULTS"
     printf '# round %s  %-8s %2s clients  %10s fulfilments/s\n' "$round" "$variant" "$clients" "$tps" >&2

@@ -162,10 +162,12 @@ static bool
 BeginEvent(Jsonb *session, bool release_only, CheckoutSession *s,
 		   LockedCart *cart, LockedOrder *order, SessionOutcome *out)
 {
-	bool		named = ParseSessionIdentityIfNamed(session, s);
+	bool		named = true;
 
-	if (!named && !release_only)
-		ParseSessionIdentity(session, s);	/* raises SW202 */
+	if (release_only)
+		named = ParseSessionIdentityIfNamed(session, s);
+	else
+		ParseSessionIdentity(session, s);
 	memset(out, 0, sizeof(*out));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -357,6 +357,7 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 	JsonbContainer *root = &session->root;
 	JsonbValue	v;
 	char	   *id;
+	bool		has_metadata;
 
 	memset(s, 0, sizeof(*s));
 
@@ -400,17 +401,17 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 				 errhint("Pass event.data.object of a checkout.session.* event exactly as Stripe sent it.")));
 	s->id = id;
 
+	has_metadata = GetKey(root, "metadata", &v) && v.type != jbvNull;
 	if (allow_unnamed)
 	{
 		JsonbValue	key;
 
-		if (!GetKey(root, "metadata", &v) || v.type == jbvNull)
-			return false;
-		if (IsObject(&v) && !GetKey(v.val.binary.data, "user_id", &key) &&
-			!GetKey(v.val.binary.data, "cart_id", &key))
+		if (!has_metadata ||
+			(IsObject(&v) && !GetKey(v.val.binary.data, "user_id", &key) &&
+			 !GetKey(v.val.binary.data, "cart_id", &key)))
 			return false;
 	}
-	if (!GetKey(root, "metadata", &v) || v.type == jbvNull)
+	if (!has_metadata)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_METADATA_MISSING),
 				 errmsg("checkout session has no metadata"),

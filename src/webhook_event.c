@@ -16,9 +16,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -179,31 +177,34 @@ StripeEventFromJsonb(Jsonb *event, StripeEvent *ev)
 }
 
 /*
- * PushKey
- *		Push "key": value onto the object being built; a string value, or,
- *		with value NULL, the number num.
+ * PushPair
+ *		Push "key": *value onto the object being built.
  */
 static void
-PushKey(JsonbParseState **state, const char *key, const char *value, int num)
+PushPair(JsonbParseState **state, const char *key, JsonbValue *value)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, value);
+}
+
+/*
+ * PushString
+ *		Push "key": "value".
+ */
+static void
+PushString(JsonbParseState **state, const char *key, const char *value)
 {
 	JsonbValue	v;
 
 	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &v);
-	if (value != NULL)
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) value;
-		v.val.string.len = strlen(value);
-	}
-	else
-	{
-		v.type = jbvNumeric;
-		v.val.numeric = int64_to_numeric(num);
-	}
-	pushJsonbValue(state, WJB_VALUE, &v);
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	PushPair(state, key, &v);
 }
 
 /*
@@ -216,20 +217,23 @@ WebhookResultToJsonb(const WebhookResult *res)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *obj;
+	JsonbValue	status;
 
+	status.type = jbvNumeric;
+	status.val.numeric = int64_to_numeric(res->http_status);
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	PushKey(&state, "status", NULL, res->http_status);
-	PushKey(&state, "message", res->message ? res->message : "", 0);
+	PushPair(&state, "status", &status);
+	PushString(&state, "message", res->message ? res->message : "");
 	if (res->event_id)
-		PushKey(&state, "event_id", res->event_id, 0);
+		PushString(&state, "event_id", res->event_id);
 	if (res->event_type)
-		PushKey(&state, "event_type", res->event_type, 0);
+		PushString(&state, "event_type", res->event_type);
 	if (res->has_order)
-		PushKey(&state, "order_id",
-				DatumGetCString(DirectFunctionCall1(uuid_out,
-													UUIDPGetDatum(&res->order_id))), 0);
+		PushString(&state, "order_id",
+				   DatumGetCString(DirectFunctionCall1(uuid_out,
+													   UUIDPGetDatum(&res->order_id))));
 	if (res->sqlstate)
-		PushKey(&state, "sqlstate", res->sqlstate, 0);
+		PushString(&state, "sqlstate", res->sqlstate);
 	obj = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 
 	return JsonbValueToJsonb(obj);

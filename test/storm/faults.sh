@@ -84,7 +84,7 @@ start_load() {
     PORT=$(sw_free_port)
     storm_relay_start "$db" "$PORT" --pool-size 16 ||
         { PORT=$(sw_free_port); storm_relay_start "$db" "$PORT" --pool-size 16; } ||
-        { tap_ok 1 "$name: relay starts"; return 1; }
+        { ok 1 "$name: relay starts"; return 1; }
     storm_driver "$db" "$PORT" "$name" --copies 3 --connections 32 --seed "$RANDOM" --retry-for 120 &
     DRIVER_PID=$!
     TOTAL=$(($(storm_q "$db" "SELECT count(*) FROM sw_proof.paid_sessions") * 3))
@@ -99,7 +99,7 @@ finish_load() {
     DRIVER_PID=
     storm_driver_tap "$name" "$rc"
     storm_relay_stop
-    tap_ok $? "$name: relay exits 0 on SIGTERM afterwards"
+    ok $? "$name: relay exits 0 on SIGTERM afterwards"
     storm_check "$db" "$name"
     say "$name: first pass $(storm_fig "$name" first_pass_status), re-sent $(storm_fig "$name" deliveries_resent)" \
         "in $(storm_fig "$name" retry_rounds) rounds, violations $STORM_VIOLATIONS"
@@ -164,7 +164,7 @@ scenario_backend_kill() {
     local db=sw_fault_backend_kill name=backend_kill killed=0
     # (blocked fulfilments give up after 1 s instead of 5: a shorter test)
     role_settings 1s 20s
-    hold_products "$db" || { tap_ok 1 "$name: another session holds the product locks"; return; }
+    hold_products "$db" || { ok 1 "$name: another session holds the product locks"; return; }
     start_load "$db" "$name" || return
     kill_blocked "$db" && killed=$((killed + 1))
     drop_holder
@@ -175,13 +175,13 @@ scenario_backend_kill() {
     fi
     FAULTS=$((FAULTS + killed))
     [ "$killed" -ge 1 ]
-    tap_ok $? "$name: $killed backends killed with SIGKILL in the middle of a fulfilment"
+    ok $? "$name: $killed backends killed with SIGKILL in the middle of a fulfilment"
     finish_load "$db" "$name"
     role_settings 5s 20s
     grep -q "was terminated by signal 9" "$SW_PGLOG"
-    tap_ok $? "$name: the server log shows a backend terminated by signal 9 (crash reset)"
+    ok $? "$name: the server log shows a backend terminated by signal 9 (crash reset)"
     [ "$(resent "$name")" -gt 0 ]
-    tap_ok $? "$name: the fault hit the load: $(resent "$name") deliveries had to be re-sent"
+    ok $? "$name: the fault hit the load: $(resent "$name") deliveries had to be re-sent"
 }
 
 # idle_pool_crash: a crash reset (kill -9 of some other backend) while the
@@ -193,7 +193,7 @@ scenario_idle_pool_crash() {
     PORT=$(sw_free_port)
     storm_relay_start "$db" "$PORT" --pool-size 4 ||
         { PORT=$(sw_free_port); storm_relay_start "$db" "$PORT" --pool-size 4; } ||
-        { tap_ok 1 "$name: relay starts"; return; }
+        { ok 1 "$name: relay starts"; return; }
     psql -qAtX -d "$db" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
     for i in $(seq 1 100); do
         pid=$(storm_q "$db" "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")
@@ -201,7 +201,7 @@ scenario_idle_pool_crash() {
         sleep 0.05
     done
     kill -KILL "$pid" 2>/dev/null
-    tap_ok $? "$name: kill -9 of an unrelated backend while the relay's 4 connections are idle"
+    ok $? "$name: kill -9 of an unrelated backend while the relay's 4 connections are idle"
     FAULTS=$((FAULTS + 1))
     wait_db "$db"
     sleep 1
@@ -209,7 +209,7 @@ scenario_idle_pool_crash() {
     storm_driver_tap "$name" $?
     is_fig=$(storm_fig "$name" first_pass_status)
     [ "$is_fig" = "{\"200\": $(storm_q "$db" "SELECT count(*) FROM sw_proof.paid_sessions")}" ]
-    tap_ok $? "$name: after the crash reset every delivery is answered 200 at the first attempt" \
+    ok $? "$name: after the crash reset every delivery is answered 200 at the first attempt" \
         "first pass: $is_fig (a 500 here is a dead pooled connection reported as \"database error\")"
     storm_relay_stop
     storm_check "$db" "$name"
@@ -224,10 +224,10 @@ scenario_pg_restart() {
     say "$name: postmaster $old restarted immediately as $new"
     FAULTS=$((FAULTS + 1))
     [ -n "$new" ] && [ "$new" != "$old" ]
-    tap_ok $? "$name: pg_ctl restart -m immediate in the middle of the load"
+    ok $? "$name: pg_ctl restart -m immediate in the middle of the load"
     finish_load "$db" "$name"
     [ "$(resent "$name")" -gt 0 ]
-    tap_ok $? "$name: the fault hit the load: $(resent "$name") deliveries had to be re-sent"
+    ok $? "$name: the fault hit the load: $(resent "$name") deliveries had to be re-sent"
 }
 
 scenario_relay_kill() {
@@ -237,11 +237,11 @@ scenario_relay_kill() {
     storm_relay_kill
     sleep 0.3
     storm_relay_start "$db" "$PORT" --pool-size 16
-    tap_ok $? "$name: relay $old killed with SIGKILL in the middle of the load, restarted as $RELAY_PID"
+    ok $? "$name: relay $old killed with SIGKILL in the middle of the load, restarted as $RELAY_PID"
     FAULTS=$((FAULTS + 1))
     finish_load "$db" "$name"
     [ "$(resent "$name")" -gt 0 ]
-    tap_ok $? "$name: the fault hit the load: $(resent "$name") deliveries had to be re-sent"
+    ok $? "$name: the fault hit the load: $(resent "$name") deliveries had to be re-sent"
 }
 
 # hold_products DB: another session takes the scarce products' row locks and
@@ -280,10 +280,10 @@ release_products() {
 # released succeed.
 timeout_scenario() {
     local name=$1 db=sw_fault_$1 sqlstate=$4 hit
-    storm_db_create "$db" "$SESSIONS" || { tap_ok 1 "$name: setup"; return; }
+    storm_db_create "$db" "$SESSIONS" || { ok 1 "$name: setup"; return; }
     role_settings "$2" "$3"
     hold_products "$db"
-    tap_ok $? "$name: another session holds the scarce products' row locks" "$(cat "$STORM_WORK/holder.log")"
+    ok $? "$name: another session holds the scarce products' row locks" "$(cat "$STORM_WORK/holder.log")"
     start_load "$db" "$name" || return
     storm_wait_progress "$name" "$TOTAL" 120
     release_products
@@ -292,11 +292,11 @@ timeout_scenario() {
     role_settings 5s 20s
     hit=$(storm_q "$db" "SELECT count(*) FROM stripe_webhook.events WHERE last_sqlstate = '$sqlstate'")
     [ "$hit" -gt 0 ] && [ "$(storm_fig "$name" first_pass_status | grep -c '"503"')" = 1 ]
-    tap_ok $? "$name: $hit fulfilments hit SQLSTATE $sqlstate while the locks were held and were answered 503" \
+    ok $? "$name: $hit fulfilments hit SQLSTATE $sqlstate while the locks were held and were answered 503" \
         "first pass: $(storm_fig "$name" first_pass_status)"
     [ "$(storm_q "$db" "SELECT count(*) FROM stripe_webhook.events
                         WHERE last_sqlstate = '$sqlstate' AND (status <> 'processed' OR attempts < 2)")" = 0 ]
-    tap_ok $? "$name: each of them succeeded on a later delivery (processed, attempts >= 2)"
+    ok $? "$name: each of them succeeded on a later delivery (processed, attempts >= 2)"
 }
 
 for s in $SCENARIOS; do
@@ -309,7 +309,7 @@ for s in $SCENARIOS; do
             if storm_db_create "sw_fault_$s" "$SESSIONS"; then
                 "scenario_$s"
             else
-                tap_ok 1 "$s: setup"
+                ok 1 "$s: setup"
             fi
             ;;
     esac
@@ -317,9 +317,9 @@ for s in $SCENARIOS; do
     say "$s: $((SECONDS - STARTED)) s"
 done
 
-say "faults injected: $FAULTS; checks failed: $TAP_FAILED of $TAP_N"
-echo "1..$TAP_N"
+say "faults injected: $FAULTS; checks failed: $FAILED of $N"
+echo "1..$N"
 if [ -z "$TAP" ]; then
-    if [ "$TAP_FAILED" -eq 0 ]; then echo "faults: PASS ($TAP_N checks)"; else echo "faults: FAIL ($TAP_FAILED of $TAP_N checks failed)"; fi
+    if [ "$FAILED" -eq 0 ]; then echo "faults: PASS ($N checks)"; else echo "faults: FAIL ($FAILED of $N checks failed)"; fi
 fi
-[ "$TAP_FAILED" -eq 0 ]
+[ "$FAILED" -eq 0 ]

@@ -2,14 +2,14 @@
 #
 # Source it from bash after test/lib/common.sh, with STORM_WORK set to a
 # scratch directory; everything but the first two needs a cluster running
-# (sw_cluster_start).  It gives:
+# (sw_cluster_start).  It sources test/lib/tap.sh (ok, is, like and the
+# counters N and FAILED) and gives:
 #
 #   say TEXT                   progress for a human (a TAP comment)
 #   storm_ensure_stage         build and stage the extension and the relay
 #                              unless SW_BINDIR already has them; sets
 #                              OWN_STAGE when it made the stage (the caller
 #                              removes it)
-#   tap_ok COND TEXT [DIAG]    one TAP line ("ok N - TEXT" when COND is 0)
 #   storm_db_create DB N       database DB: extension, relay role, a signing
 #                              secret, the storm's shop for N carts
 #                              (test/storm/setup.sql); the paid sessions go
@@ -36,8 +36,7 @@ STORM_PY=/usr/bin/python3
 STORM_TEMPLATE=$SW_ROOT/test/fixtures/event.checkout.session.completed.paid.json
 STORM_SECRET=${STORM_SECRET:-whsec_storm_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
 RELAY_PID=
-TAP_N=${TAP_N:-0}
-TAP_FAILED=${TAP_FAILED:-0}
+. "$SW_ROOT/test/lib/tap.sh"
 
 # say TEXT: progress for a human (a TAP comment under --tap).
 say() {
@@ -51,19 +50,6 @@ storm_ensure_stage() {
         sw_ensure_packages || return 1
         [ -z "${SW_STAGE:-}" ] && OWN_STAGE=1
         sw_build_stage || return 1
-    fi
-    return 0
-}
-
-# tap_ok COND TEXT [DIAG]: COND "0" passes.
-tap_ok() {
-    TAP_N=$((TAP_N + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $TAP_N - $2"
-    else
-        TAP_FAILED=$((TAP_FAILED + 1))
-        echo "not ok $TAP_N - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
     fi
     return 0
 }
@@ -162,7 +148,7 @@ print(v if isinstance(v, (int, float, str)) else json.dumps(v, sort_keys=True))'
 # storm_driver_tap NAME RC: TAP lines for a finished driver run.
 storm_driver_tap() {
     local name=$1 rc=$2
-    tap_ok "$rc" "$name: every delivery answered 2xx in the end, one order per event in the answers" \
+    ok "$rc" "$name: every delivery answered 2xx in the end, one order per event in the answers" \
         "$(grep -E '^# (problem|final_status|first_pass_status)' "$STORM_WORK/$name.log" | head -20)"
 }
 
@@ -176,24 +162,24 @@ storm_check() {
     if ! psql -qAtX -v ON_ERROR_STOP=1 -F '|' -d "$db" \
         -c "CREATE TEMP VIEW sw_initial_stock AS SELECT product_id, stock FROM sw_proof.initial_stock" \
         -f "$SW_ROOT/test/lib/invariants.sql" >"$STORM_WORK/$name.generic" 2>&1; then
-        tap_ok 1 "$name: generic invariant checker runs" "$(cat "$STORM_WORK/$name.generic")"
+        ok 1 "$name: generic invariant checker runs" "$(cat "$STORM_WORK/$name.generic")"
         STORM_VIOLATIONS=1
         return
     fi
     n=$(grep -c . "$STORM_WORK/$name.generic")
     STORM_VIOLATIONS=$n
-    tap_ok "$([ "$n" = 0 ] && echo 0 || echo 1)" \
+    ok "$([ "$n" = 0 ] && echo 0 || echo 1)" \
         "$name: generic shop invariants (test/lib/invariants.sql): $n violations" \
         "$(head -20 "$STORM_WORK/$name.generic")"
     if ! psql -qAtX -v ON_ERROR_STOP=1 -F '|' -d "$db" -f "$SW_ROOT/test/lib/storm_invariants.sql" \
         >"$STORM_WORK/$name.invariants" 2>&1; then
-        tap_ok 1 "$name: storm invariant checker runs" "$(cat "$STORM_WORK/$name.invariants")"
+        ok 1 "$name: storm invariant checker runs" "$(cat "$STORM_WORK/$name.invariants")"
         STORM_VIOLATIONS=$((STORM_VIOLATIONS + 1))
         return
     fi
     while IFS='|' read -r inv checked viol example; do
         STORM_VIOLATIONS=$((STORM_VIOLATIONS + viol))
-        tap_ok "$([ "$viol" = 0 ] && echo 0 || echo 1)" \
+        ok "$([ "$viol" = 0 ] && echo 0 || echo 1)" \
             "$name: $inv ($checked checked, $viol violations)" "first violator: $example"
     done <"$STORM_WORK/$name.invariants"
 }

@@ -82,7 +82,7 @@ if [ -z "$RUNNING" ]; then
         { echo "not ok 1 - cluster starts"; echo "1..1"; exit 1; }
 fi
 storm_db_create "$DB" "$SESSIONS"
-tap_ok $? "setup: $SESSIONS carts, their paid sessions and the scarce products (test/storm/setup.sql)"
+ok $? "setup: $SESSIONS carts, their paid sessions and the scarce products (test/storm/setup.sql)"
 EVENTS=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.paid_sessions")
 SCARCE_STOCK=$(storm_q "$DB" "SELECT sum(stock) FROM stripe_webhook.products WHERE id > 100")
 SCARCE_WANTED=$(storm_q "$DB" "SELECT sum(quantity) FROM stripe_webhook.cart_items WHERE product_id > 100")
@@ -98,20 +98,20 @@ PYSIG=$("$STORM_PY" -c 'import hmac, hashlib, sys
 print("t=1785000312,v1=" + hmac.new(sys.argv[2].encode(), b"1785000312." + sys.argv[1].encode(), hashlib.sha256).hexdigest())' \
     "$BODY" "$STORM_SECRET")
 [ "$SQLSIG" = "$PYSIG" ]
-tap_ok $? "the driver signs exactly as stripe_signature_header()" "sql: $SQLSIG"$'\n'"py:  $PYSIG"
+ok $? "the driver signs exactly as stripe_signature_header()" "sql: $SQLSIG"$'\n'"py:  $PYSIG"
 
 # (a second try on another port, should another process take the first)
 PORT=$(sw_free_port)
 storm_relay_start "$DB" "$PORT" --pool-size "$POOL" ||
     { PORT=$(sw_free_port); storm_relay_start "$DB" "$PORT" --pool-size "$POOL"; }
-tap_ok $? "relay runs (pool of $POOL database connections)"
+ok $? "relay runs (pool of $POOL database connections)"
 
 say "storm: $EVENTS events x $COPIES deliveries from $CONNECTIONS connections"
 storm_driver "$DB" "$PORT" storm --copies "$COPIES" --connections "$CONNECTIONS" --seed "$SEED" --strict
 storm_driver_tap storm $?
 
 storm_relay_stop
-tap_ok $? "relay exits 0 on SIGTERM after the storm"
+ok $? "relay exits 0 on SIGTERM after the storm"
 
 storm_check "$DB" storm
 
@@ -123,7 +123,7 @@ mutation() {
               -f "$SW_ROOT/test/lib/storm_invariants.sql" -c "ROLLBACK" 2>&1 |
           awk -F'|' -v inv="$inv" '$1 == inv {print $3}')
     [ -n "$got" ] && [ "$got" -gt 0 ]
-    tap_ok $? "the checker catches: $3 ('$inv': ${got:-?} violations)"
+    ok $? "the checker catches: $3 ('$inv': ${got:-?} violations)"
 }
 mutation 'exactly one order per paid session' \
     "DELETE FROM stripe_webhook.orders WHERE id = (SELECT min(id::text)::uuid FROM stripe_webhook.orders)" \
@@ -165,14 +165,14 @@ R=$(storm_q "$DB" "SELECT count(*) FILTER (WHERE stock <> 0) || ' ' ||
                    FROM stripe_webhook.products WHERE id > 100")
 SHORT=${R#* }
 [ "${R% *}" = 0 ] && [ "$SHORT" -gt 0 ] && [ "$SHORT" = "$((SCARCE_WANTED - SCARCE_STOCK))" ]
-tap_ok $? "last-units race: every scarce unit sold, the $SHORT units missing recorded as shortfalls" "got: $R"
+ok $? "last-units race: every scarce unit sold, the $SHORT units missing recorded as shortfalls" "got: $R"
 TWICE=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.paid_sessions WHERE second_payment")
 REVIEW_DUP=$(storm_q "$DB" "SELECT count(*) FROM stripe_webhook.orders WHERE review_reason LIKE 'duplicate payment%'")
 [ "$TWICE" = "$REVIEW_DUP" ] && [ "$TWICE" -gt 0 ]
-tap_ok $? "carts paid twice: $TWICE orders flagged 'duplicate payment', no stock taken" "got $REVIEW_DUP"
+ok $? "carts paid twice: $TWICE orders flagged 'duplicate payment', no stock taken" "got $REVIEW_DUP"
 DUPS=$(storm_fig storm answers_by_message | "$STORM_PY" -c 'import json,sys; print(json.load(sys.stdin).get("already processed", 0))')
 [ "$DUPS" = "$((EVENTS * (COPIES - 1)))" ]
-tap_ok $? "duplicates: $DUPS deliveries answered 'already processed' (every copy after the first)"
+ok $? "duplicates: $DUPS deliveries answered 'already processed' (every copy after the first)"
 
 ORDERS=$(storm_q "$DB" "SELECT count(*) || ' orders (' || count(*) FILTER (WHERE status = 'confirmed') || ' confirmed, ' ||
                                count(*) FILTER (WHERE status = 'needs_review') || ' needs_review)' FROM stripe_webhook.orders")
@@ -189,8 +189,8 @@ if [ -z "$TAP" ]; then
     sed 's/^/#     /' "$STORM_WORK/storm.invariants"
 fi
 
-echo "1..$TAP_N"
+echo "1..$N"
 if [ -z "$TAP" ]; then
-    if [ "$TAP_FAILED" -eq 0 ]; then echo "storm: PASS ($TAP_N checks)"; else echo "storm: FAIL ($TAP_FAILED of $TAP_N checks failed)"; fi
+    if [ "$FAILED" -eq 0 ]; then echo "storm: PASS ($N checks)"; else echo "storm: FAIL ($FAILED of $N checks failed)"; fi
 fi
-[ "$TAP_FAILED" -eq 0 ]
+[ "$FAILED" -eq 0 ]

@@ -210,9 +210,9 @@ SELECT is(pg_temp.ev('expired', pg_temp.sess(:'expired'::jsonb, 'cs_test_j1', '4
           'J: expired without metadata: ignored');
 SELECT is(pg_temp.ev('expired', jsonb_set(pg_temp.sess(:'expired'::jsonb, 'cs_test_j2', '42', 1337), '{metadata}', '{"campaign": "x"}'))->>'order_id',
           NULL, 'J: expired with other metadata only: ignored, no order');
-SELECT is(pg_temp.shop_state(), :'j_before', 'J: nothing was written (no order, no stock, no recorded session)');
 SELECT throws_ok(format($$SELECT pg_temp.ev('async_payment_failed', %L)$$, (:'fail_obj'::jsonb) - 'metadata'),
                  'SW202', NULL, 'J: but a session that has an order and lost its metadata is still an error: SW202');
+SELECT is(pg_temp.shop_state(), :'j_before', 'J: nothing was written (no order, no stock, no recorded session)');
 
 SELECT * FROM finish();
 ROLLBACK;

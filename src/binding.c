@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -40,6 +41,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/relcache.h"
 
 #include "binding.h"
 #include "errcodes.h"
@@ -248,6 +250,14 @@ ResolveTable(ShopBinding *b, ShopRole r, const char *name)
 								get_rel_name(relid));
 	b->table[r] = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											 get_rel_name(relid));
+	if (r == ROLE_CARTS)
+	{
+		Relation	rel = table_open(relid, AccessShareLock);
+		Oid			pkey = RelationGetPrimaryKeyIndex(rel);
+
+		b->cart_pkey = OidIsValid(pkey) ? get_rel_name(pkey) : NULL;
+		table_close(rel, AccessShareLock);
+	}
 }
 
 /*
@@ -529,15 +539,70 @@ ShopPlan(const ShopBinding *b, ShopStmt which)
 }
 
 /*
+ * IsCartIdTaken
+ *		Is this error a new cart's id colliding with an existing cart?  That
+ *		happens when carts were inserted with explicit ids and the id
+ *		sequence was not advanced past them.
+ */
+static bool
+IsCartIdTaken(const ShopBinding *b, const ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && b->cart_pkey != NULL &&
+		edata->table_name != NULL && edata->constraint_name != NULL &&
+		strcmp(edata->table_name, get_rel_name(b->relid[ROLE_CARTS])) == 0 &&
+		strcmp(edata->constraint_name, b->cart_pkey) == 0;
+}
+
+/*
  * ShopRun
- *		See binding.h.  The statement's number names it in errors.
+ *		See binding.h.
+ *
+ * A user's new active cart takes its id from the carts' default.  If that id
+ * is already taken, the bare unique violation would leave the shop
+ * guessing, so it is raised again (same SQLSTATE, 23505: still a permanent
+ * failure for the webhook) saying what is wrong and how to fix it.
  */
 void
 ShopRun(const ShopBinding *b, ShopStmt which, const Datum *values,
 		const char *nulls, int expected)
 {
-	RunPlan(ShopPlan(b, which), values, nulls, expected,
-			psprintf("shop statement %d", (int) which));
+	MemoryContext cxt = CurrentMemoryContext;
+	const char *what = psprintf("shop statement %d", (int) which);
+	ErrorData  *edata;
+
+	if (!b->stmt[which].inserts_cart)
+	{
+		RunPlan(ShopPlan(b, which), values, nulls, expected, what);
+		return;
+	}
+	PG_TRY();
+	{
+		RunPlan(ShopPlan(b, which), values, nulls, expected, what);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (!IsCartIdTaken(b, edata))
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("could not create the user's new active cart: its id is already taken"),
+				 errdetail("%s The id sequence of %s lags behind ids that were inserted explicitly.",
+						   edata->detail ? edata->detail : "", b->table_name[ROLE_CARTS]),
+				 errhint("Advance it: SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(%s, %s), max(%s)) FROM %s; the next retry then succeeds.",
+						 quote_literal_cstr(b->table[ROLE_CARTS]),
+						 quote_literal_cstr(b->field[F_CART_ID].column),
+						 b->field[F_CART_ID].column, b->table[ROLE_CARTS]),
+				 err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name),
+				 err_generic_string(PG_DIAG_TABLE_NAME, edata->table_name),
+				 err_generic_string(PG_DIAG_CONSTRAINT_NAME, edata->constraint_name)));
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -654,8 +719,8 @@ ShopKeyCanonical(const BoundColumn *col, const char *value)
 /*
  * CurrencyExponent
  *		See binding.h.  The lists are Stripe's: zero-decimal and
- *		three-decimal currencies; ISK, HUF, TWD and UGX count as two-decimal
- *		in Stripe's API (amounts multiples of 100).  The SQL function
+ *		three-decimal currencies ("Supported currencies"); ISK, HUF and TWD
+ *		count as two-decimal in Stripe's API (amounts multiples of 100).  The SQL function
  *		stripe_webhook.currency_exponent() calls this one.
  */
 int
@@ -663,7 +728,7 @@ CurrencyExponent(const char *currency)
 {
 	static const char *const zero[] = {
 		"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
-		"vnd", "vuv", "xaf", "xof", "xpf"
+		"ugx", "vnd", "vuv", "xaf", "xof", "xpf"
 	};
 	static const char *const three[] = {"bhd", "jod", "kwd", "omr", "tnd"};
 

@@ -161,6 +161,7 @@ typedef struct ShopStatement
 	int			nargs;
 	Oid		   *argtypes;
 	SPIPlanPtr	plan;			/* prepared on first use */
+	bool		inserts_cart;	/* may insert into the carts table */
 } ShopStatement;
 
 typedef struct ShopBinding
@@ -179,6 +180,7 @@ typedef struct ShopBinding
 	char	   *payment_word[N_PAYMENT_STATES];
 	char	   *currency;		/* the shop's currency, or NULL when
 								 * products carry their own */
+	char	   *cart_pkey;		/* name of the carts' primary key, or NULL */
 	ShopStatement stmt[SHOP_NSTMTS];
 } ShopBinding;
 

@@ -219,8 +219,10 @@ BeginSessionEvent(SessionEvent *ev, const char *event_id, bool named)
  *		See fulfil_int.h.
  */
 void
-EndSessionEvent(void)
+EndSessionEvent(SessionOutcome *out)
 {
+	if (out->order_id != NULL)
+		out->order_id = SpiCopyOut(out->order_id);
 	SpiFinish();
 }
 
@@ -615,5 +617,5 @@ CheckoutSessionCompleted(Jsonb *session, const char *event_id, SessionOutcome *o
 		AlreadyProcessed(&ev, order_id, out);
 	else
 		CartNotFound(&ev);
-	EndSessionEvent();
+	EndSessionEvent(out);
 }

@@ -72,7 +72,7 @@ BeginAsyncEvent(Jsonb *session, const char *event_id, bool release_only,
 		out->ignored = true;
 		out->message = "ignored: the checkout session names no cart (no metadata.user_id or metadata.cart_id)";
 		StepLog("checkout session %s names no cart: nothing to release", ev->s.id);
-		EndSessionEvent();
+		EndSessionEvent(out);
 		return false;
 	}
 	LockOrder(ev);
@@ -254,7 +254,7 @@ CheckoutSessionAsyncSucceeded(Jsonb *session, const char *event_id, SessionOutco
 	}
 	else
 		AlreadyProcessed(&ev, order->id, out);
-	EndSessionEvent();
+	EndSessionEvent(out);
 }
 
 /*
@@ -286,7 +286,7 @@ CheckoutSessionAsyncFailed(Jsonb *session, const char *event_id, SessionOutcome 
 				  "Check the payment in the Stripe Dashboard before shipping.", out);
 	else
 		AlreadyProcessed(&ev, order->id, out);
-	EndSessionEvent();
+	EndSessionEvent(out);
 }
 
 /*
@@ -315,5 +315,5 @@ CheckoutSessionExpired(Jsonb *session, const char *event_id, SessionOutcome *out
 				  "Check the payment in the Stripe Dashboard before shipping.", out);
 	else
 		AlreadyProcessed(&ev, order->id, out);
-	EndSessionEvent();
+	EndSessionEvent(out);
 }

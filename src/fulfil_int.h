@@ -79,7 +79,7 @@ pg_noreturn extern void CartNotFound(SessionEvent *ev);
 /* the completed path, once the cart is locked; s carries its details */
 extern void FulfilLocked(SessionEvent *ev, SessionOutcome *out);
 
-/* end the event: SPI_finish */
-extern void EndSessionEvent(void);
+/* end the event: SPI_finish, the outcome copied out of SPI's memory */
+extern void EndSessionEvent(SessionOutcome *out);
 
 #endif							/* STRIPE_WEBHOOK_FULFIL_INT_H */

@@ -116,6 +116,7 @@ Keep(ShopBinding *b, ShopStmt which, const char *sql, int nargs, const Oid *type
 	st->argtypes = palloc(Max(nargs, 1) * sizeof(Oid));
 	memcpy(st->argtypes, types, nargs * sizeof(Oid));
 	st->plan = NULL;
+	st->inserts_cart = false;
 }
 
 /* ", col = value" for an optional field, or nothing */
@@ -363,6 +364,7 @@ GenWriteOrder(ShopBinding *b)
 					 P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
 					 P(WO_STATUS_WORD), P(WO_SESSION), P(WO_EVENT), P(WO_CHANGES));
 	Keep(b, STMT_WRITE_ORDER, sql.data, WO_NPARAMS, types);
+	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
 }
 
 /*
@@ -520,6 +522,7 @@ GenCartStatements(ShopBinding *b)
 				  b->field[F_CART_CREATED_AT].bound ? ", pg_catalog.now()" : "",
 				  b->constant_values[ROLE_CARTS], Col(b, F_CART_ID)),
 		 AC_NPARAMS, text1);
+	b->stmt[STMT_CREATE_ACTIVE].inserts_cart = true;
 
 	/*
 	 * Every product of the order, not only those holding stock, in ascending

@@ -121,6 +121,21 @@ SpiBool(int row, int fnumber)
 }
 
 /*
+ * SpiCopyOut
+ *		A copy of s allocated with SPI_palloc, in the memory context that was
+ *		current at SPI_connect: results the caller uses after SPI_finish.
+ */
+char *
+SpiCopyOut(const char *s)
+{
+	size_t		len = strlen(s) + 1;
+	char	   *copy = SPI_palloc(len);
+
+	memcpy(copy, s, len);
+	return copy;
+}
+
+/*
  * SpiConnect
  *		SPI_connect, raising on failure.
  */

@@ -37,6 +37,9 @@ extern int64 SpiInt64(int row, int fnumber, bool *isnull);
 /* column fnumber of result row as a bool; NULL reads as false */
 extern bool SpiBool(int row, int fnumber);
 
+/* a copy of s in the caller's memory context (outlives SPI_finish) */
+extern char *SpiCopyOut(const char *s);
+
 /* SPI_connect / SPI_finish, raising on failure */
 extern void SpiConnect(void);
 extern void SpiFinish(void);

@@ -789,7 +789,7 @@ BEGIN
                     CONTINUE;
                 END IF;
                 CONTINUE WHEN relid IS NULL OR cols IS NULL;
-                SELECT a.attname, a.attidentity, a.attgenerated,
+                SELECT a.attname, a.attidentity, a.attgenerated, a.atttypid, a.atttypmod,
                        pg_catalog.format_type(a.atttypid, a.atttypmod) AS ftype
                   INTO att
                   FROM pg_catalog.pg_attribute a
@@ -820,6 +820,11 @@ BEGIN
                 valcols := valcols || k;
                 BEGIN
                     EXECUTE pg_catalog.format('SELECT CAST(%L AS %s)', v #>> '{}', att.ftype);
+                    -- an explicit cast cuts a string to the column's length; an INSERT would fail
+                    IF att.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND att.atttypmod >= 4
+                       AND pg_catalog.length(v #>> '{}') > att.atttypmod - 4 THEN
+                        RAISE EXCEPTION 'value too long for type %', att.ftype;
+                    END IF;
                 EXCEPTION WHEN OTHERS THEN
                     RETURN QUERY VALUES ('bad_value', rname, NULL::text,
                         pg_catalog.format('value for column "%s" of table %s is not a valid %s', k, relq, att.ftype),

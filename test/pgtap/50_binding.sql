@@ -8,7 +8,7 @@ BEGIN;
 \ir ../lib/shops/minimal.sql
 \set django_doc `cat test/lib/shops/django.json`
 \set minimal_doc `cat test/lib/shops/minimal.json`
-SELECT plan(295);
+SELECT plan(301);
 
 CREATE TEMP TABLE docs (name text PRIMARY KEY, doc jsonb NOT NULL);
 INSERT INTO docs VALUES ('django', :'django_doc'), ('minimal', :'minimal_doc');
@@ -325,6 +325,10 @@ SELECT pg_temp.refused(jsonb_set(pg_temp.d(), '{orders,values,is_gift}', '"maybe
     'value for column "is_gift" of table djshop.shop_order is not a valid boolean',
     '"values" of role "orders" gives the column "is_gift" the constant "maybe", which is not a valid boolean: %',
     'Give "is_gift" a constant of type boolean.', '"values" constant of the wrong type');
+SELECT pg_temp.refused(jsonb_set(pg_temp.d(), '{orders,values,source}', '"a_marketing_campaign_name"'), 'bad_value',
+    'value for column "source" of table djshop.shop_order is not a valid character varying(20)',
+    '"values" of role "orders" gives the column "source" the constant "a_marketing_campaign_name", which is not a valid character varying(20): value too long for type character varying(20).',
+    'Give "source" a constant of type character varying(20).', '"values" string longer than the column');
 SELECT pg_temp.refused(jsonb_set(pg_temp.d(), '{orders,values,notes}', 'null'), 'bad_value',
     'value for column "notes" of role "orders" is not a constant',
     '"values" of role "orders" gives the column "notes" the JSON null; a constant is a string, a number or a boolean.',

@@ -11,7 +11,7 @@
 -- created and granted explicitly where callers need it.
 
 ---------------------------------------------------------------------------
--- Section: signatures (issue 2)
+-- Section: signatures
 ---------------------------------------------------------------------------
 -- Stripe-Signature verification in C (src/signature.c, src/stripe_sig.c).
 -- Every function here is a pure function of its arguments (no table access,
@@ -121,7 +121,7 @@ COMMENT ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamp
 
 
 ---------------------------------------------------------------------------
--- Section: shop schema and fulfilment (issue 3)
+-- Section: shop schema and fulfilment
 ---------------------------------------------------------------------------
 -- The shop's catalogue, carts and orders.  Table and column names are a
 -- public contract (relays, tools and users rely on them).  Money is in the
@@ -1122,7 +1122,7 @@ COMMENT ON FUNCTION stripe_webhook.unbind_shop() IS
     'Remove the shop binding: the fulfilment uses the built-in tables again. Returns their document. Extension owner or superuser only (42501).';
 
 ---------------------------------------------------------------------------
--- Section: webhook handler, signing secrets, event inbox (issue 4)
+-- Section: webhook handler, signing secrets, event inbox
 ---------------------------------------------------------------------------
 
 -- Signing secrets.  One row per Stripe webhook endpoint secret ("whsec_...").

@@ -5,7 +5,7 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION stripe_webhook UPDATE TO '0.3.0'" to load this file. \quit
 
--- >>> shop binding (bind_shop and its catalog)
+-- ===== Shop binding: bind_shop() and its catalog (everything down to "end of shop binding") =====
 ---------------------------------------------------------------------------
 -- Section: shop binding
 ---------------------------------------------------------------------------
@@ -33,7 +33,6 @@ RETURN CASE
     ELSE 2
 END;
 REVOKE ALL ON FUNCTION stripe_webhook.currency_exponent(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stripe_webhook.currency_exponent(text) TO PUBLIC;
 COMMENT ON FUNCTION stripe_webhook.currency_exponent(text) IS
     'Decimal places of the currency''s minor unit as Stripe counts them: 0 for zero-decimal currencies (jpy, krw, ...), 3 for bhd, jod, kwd, omr, tnd, else 2. Amounts in major units are minor units / 10^exponent.';
 
@@ -223,6 +222,8 @@ DECLARE
     relq text;                  -- the table, schema-qualified and quoted
     rel record;
     lookup_error text;
+    lookup_state text;
+    lookup_schema text;
     n jsonb;                    -- one logical name of the role
     lname text;
     colname text;
@@ -314,13 +315,24 @@ BEGIN
                 pg_catalog.format('Set "table" of "%s" to the table''s name, for example "shop.%s".', rname, rname));
         ELSE
             lookup_error := NULL;
+            lookup_state := NULL;
             BEGIN
                 relid := pg_catalog.to_regclass(spec ->> 'table');
             EXCEPTION WHEN OTHERS THEN
                 relid := NULL;
                 lookup_error := SQLERRM;
+                lookup_state := SQLSTATE;
             END;
-            IF relid IS NULL THEN
+            IF lookup_state = '42501' THEN
+                -- the caller may not look into the table's schema
+                lookup_schema := (pg_catalog.parse_ident(spec ->> 'table'))[1];
+                RETURN QUERY VALUES ('missing_privilege', rname, NULL::text,
+                    pg_catalog.format('permission denied for schema %s', pg_catalog.quote_ident(lookup_schema)),
+                    pg_catalog.format('Role "%s" names the table "%s", which role "%s" may not look up: %s.',
+                                      rname, spec ->> 'table', CURRENT_USER, lookup_error),
+                    pg_catalog.format('Run: GRANT USAGE ON SCHEMA %s TO %s;',
+                                      pg_catalog.quote_ident(lookup_schema), pg_catalog.quote_ident(CURRENT_USER)));
+            ELSIF relid IS NULL THEN
                 RETURN QUERY VALUES ('table_not_found', rname, NULL::text,
                     pg_catalog.format('table "%s" of role "%s" does not exist', spec ->> 'table', rname),
                     pg_catalog.format('Role "%s" names the table "%s", which is not found with search_path "%s"%s.',
@@ -503,7 +515,7 @@ BEGIN
                     CONTINUE;
                 END IF;
                 CONTINUE WHEN relid IS NULL OR cols IS NULL;
-                SELECT a.attname, a.attidentity, a.attgenerated,
+                SELECT a.attname, a.attidentity, a.attgenerated, a.atttypid, a.atttypmod,
                        pg_catalog.format_type(a.atttypid, a.atttypmod) AS ftype
                   INTO att
                   FROM pg_catalog.pg_attribute a
@@ -534,6 +546,11 @@ BEGIN
                 valcols := valcols || k;
                 BEGIN
                     EXECUTE pg_catalog.format('SELECT CAST(%L AS %s)', v #>> '{}', att.ftype);
+                    -- an explicit cast cuts a string to the column's length; an INSERT would fail
+                    IF att.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND att.atttypmod >= 4
+                       AND pg_catalog.length(v #>> '{}') > att.atttypmod - 4 THEN
+                        RAISE EXCEPTION 'value too long for type %', att.ftype;
+                    END IF;
                 EXCEPTION WHEN OTHERS THEN
                     RETURN QUERY VALUES ('bad_value', rname, NULL::text,
                         pg_catalog.format('value for column "%s" of table %s is not a valid %s', k, relq, att.ftype),
@@ -746,14 +763,21 @@ REVOKE ALL ON TABLE stripe_webhook.shop_binding FROM PUBLIC;
 COMMENT ON VIEW stripe_webhook.shop_binding IS
     'The shop binding in force: one row, the stored document or (builtin = true) the built-in tables''.';
 
--- Only the extension's owner or a superuser changes the binding.
-CREATE FUNCTION stripe_webhook.binding_check_caller()
-RETURNS void
-LANGUAGE plpgsql STABLE
+-- Bind the shop's tables: check the document, store its normalised form
+-- (a new version) and return it; or raise SW401 with the first problem and
+-- change nothing.  The EXCLUSIVE lock waits for deliveries in flight (they
+-- hold ACCESS SHARE on the table while they use the binding).
+CREATE FUNCTION stripe_webhook.bind_shop(binding jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
 AS $function$
 DECLARE
     owner_oid oid;
+    first record;
+    more bigint;
+    doc jsonb;
 BEGIN
+    -- Only the extension's owner or a superuser changes the binding.
     SELECT e.extowner INTO owner_oid FROM pg_catalog.pg_extension e WHERE e.extname = 'stripe_webhook';
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles u
                     WHERE u.rolname = CURRENT_USER AND (u.oid = owner_oid OR u.rolsuper)) THEN
@@ -764,27 +788,6 @@ BEGIN
                                        CURRENT_USER, pg_catalog.pg_get_userbyid(owner_oid)),
             HINT = 'Run bind_shop() and unbind_shop() as the extension owner.';
     END IF;
-END
-$function$;
-REVOKE ALL ON FUNCTION stripe_webhook.binding_check_caller() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stripe_webhook.binding_check_caller() TO PUBLIC;
-COMMENT ON FUNCTION stripe_webhook.binding_check_caller() IS
-    'Raises 42501 unless the current user is the extension owner or a superuser (used by bind_shop and unbind_shop).';
-
--- Bind the shop's tables: check the document, store its normalised form
--- (a new version) and return it; or raise SW401 with the first problem and
--- change nothing.  The EXCLUSIVE lock waits for deliveries in flight (they
--- hold ACCESS SHARE on the table while they use the binding).
-CREATE FUNCTION stripe_webhook.bind_shop(binding jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
-AS $function$
-DECLARE
-    first record;
-    more bigint;
-    doc jsonb;
-BEGIN
-    PERFORM stripe_webhook.binding_check_caller();
     LOCK TABLE stripe_webhook.binding IN EXCLUSIVE MODE;
 
     SELECT p.code, p.message, p.detail, p.hint, pg_catalog.count(*) OVER () - 1 AS others
@@ -820,8 +823,20 @@ CREATE FUNCTION stripe_webhook.unbind_shop()
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $function$
+DECLARE
+    owner_oid oid;
 BEGIN
-    PERFORM stripe_webhook.binding_check_caller();
+    -- Only the extension's owner or a superuser changes the binding.
+    SELECT e.extowner INTO owner_oid FROM pg_catalog.pg_extension e WHERE e.extname = 'stripe_webhook';
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles u
+                    WHERE u.rolname = CURRENT_USER AND (u.oid = owner_oid OR u.rolsuper)) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'insufficient_privilege',
+            MESSAGE = 'permission denied to change the shop binding',
+            DETAIL = pg_catalog.format('Role "%s" is neither the owner of the extension stripe_webhook ("%s") nor a superuser.',
+                                       CURRENT_USER, pg_catalog.pg_get_userbyid(owner_oid)),
+            HINT = 'Run bind_shop() and unbind_shop() as the extension owner.';
+    END IF;
     LOCK TABLE stripe_webhook.binding IN EXCLUSIVE MODE;
     DELETE FROM stripe_webhook.binding;
     PERFORM pg_catalog.nextval('stripe_webhook.binding_version_seq');
@@ -831,4 +846,4 @@ $function$;
 REVOKE ALL ON FUNCTION stripe_webhook.unbind_shop() FROM PUBLIC;
 COMMENT ON FUNCTION stripe_webhook.unbind_shop() IS
     'Remove the shop binding: the fulfilment uses the built-in tables again. Returns their document. Extension owner or superuser only (42501).';
--- <<< shop binding
+-- ===== end of shop binding =====

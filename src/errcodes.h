@@ -5,7 +5,7 @@
  *
  * Class "SW" is ours (implementation-defined classes start with I-Z).  Each
  * distinct failure a caller may want to tell apart has its own code; the
- * README's troubleshooting table lists them.  Codes that must never reach a
+ * README's SQLSTATE table lists them.  Codes that must never reach a
  * PostgREST caller (40001, 40P01) are not used for application errors.
  *
  *-------------------------------------------------------------------------

@@ -37,8 +37,8 @@ q "$DB" -c "CREATE EXTENSION stripe_webhook" -f "$SW_ROOT/test/lib/shops/django.
 doc=$(cat "$SW_ROOT/test/lib/shops/django.json")
 # bound, unbound, bound again: version 3, so that a restore that lost the
 # sequence's state (back to 1) would show
-printf "%s\n" "SELECT stripe_webhook.bind_shop(:'doc')" "SELECT stripe_webhook.unbind_shop()" \
-       "SELECT stripe_webhook.bind_shop(:'doc')" | q "$DB" -v doc="$doc" >"$WORK/bound" 2>"$WORK/err"
+printf "%s\n" "SELECT stripe_webhook.bind_shop(:'doc');" "SELECT stripe_webhook.unbind_shop();" \
+       "SELECT stripe_webhook.bind_shop(:'doc');" | q "$DB" -v doc="$doc" >"$WORK/bound" 2>"$WORK/err"
 ok $? "the Django-shaped test shop is bound" "$(cat "$WORK/err")"
 src=$(q "$DB" -c "SELECT builtin, version, bound_by FROM stripe_webhook.shop_binding")
 src_doc=$(q "$DB" -c "SELECT document FROM stripe_webhook.shop_binding")

@@ -8,7 +8,7 @@ BEGIN;
 \ir ../lib/shops/minimal.sql
 \set django_doc `cat test/lib/shops/django.json`
 \set minimal_doc `cat test/lib/shops/minimal.json`
-SELECT plan(291);
+SELECT plan(301);
 
 CREATE TEMP TABLE docs (name text PRIMARY KEY, doc jsonb NOT NULL);
 INSERT INTO docs VALUES ('django', :'django_doc'), ('minimal', :'minimal_doc');
@@ -84,7 +84,8 @@ SELECT is((SELECT array_agg(a ORDER BY n) FROM pg_proc p, unnest(p.proargnames[2
           ARRAY['code', 'role', 'logical', 'message', 'detail', 'hint']::text[],
           'binding_problems columns: code, role, logical, message, detail, hint');
 SELECT is((SELECT array_agg(f ORDER BY f) FROM unnest(ARRAY['bind_shop(jsonb)', 'unbind_shop()', 'binding_problems(jsonb)',
-                                                              'normalise_binding(jsonb)', 'builtin_binding()']) f
+                                                              'normalise_binding(jsonb)', 'builtin_binding()',
+                                                              'currency_exponent(text)']) f
            WHERE has_function_privilege('public', 'stripe_webhook.' || f, 'EXECUTE')),
           NULL, 'PUBLIC cannot execute the binding functions');
 SELECT ok(NOT has_table_privilege('public', 'stripe_webhook.binding', 'SELECT')
@@ -324,6 +325,10 @@ SELECT pg_temp.refused(jsonb_set(pg_temp.d(), '{orders,values,is_gift}', '"maybe
     'value for column "is_gift" of table djshop.shop_order is not a valid boolean',
     '"values" of role "orders" gives the column "is_gift" the constant "maybe", which is not a valid boolean: %',
     'Give "is_gift" a constant of type boolean.', '"values" constant of the wrong type');
+SELECT pg_temp.refused(jsonb_set(pg_temp.d(), '{orders,values,source}', '"a_marketing_campaign_name"'), 'bad_value',
+    'value for column "source" of table djshop.shop_order is not a valid character varying(20)',
+    '"values" of role "orders" gives the column "source" the constant "a_marketing_campaign_name", which is not a valid character varying(20): value too long for type character varying(20).',
+    'Give "source" a constant of type character varying(20).', '"values" string longer than the column');
 SELECT pg_temp.refused(jsonb_set(pg_temp.d(), '{orders,values,notes}', 'null'), 'bad_value',
     'value for column "notes" of role "orders" is not a constant',
     '"values" of role "orders" gives the column "notes" the JSON null; a constant is a string, a number or a boolean.',
@@ -379,6 +384,35 @@ REVOKE UPDATE (price) ON djshop.shop_product FROM sw_test_owner;
 SELECT is((SELECT message FROM stripe_webhook.binding_problems(pg_temp.d())),
           'the extension owner lacks privileges on table djshop.shop_product',
           'a mapped column without the privilege is a problem');
+GRANT UPDATE (price) ON djshop.shop_product TO sw_test_owner;
+-- That role, owning the extension's binding objects as it would after
+-- CREATE EXTENSION, binds the shop itself (it is no superuser).
+ALTER TABLE stripe_webhook.binding OWNER TO sw_test_owner;
+ALTER SEQUENCE stripe_webhook.binding_version_seq OWNER TO sw_test_owner;
+ALTER VIEW stripe_webhook.shop_binding OWNER TO sw_test_owner;
+ALTER FUNCTION stripe_webhook.bind_shop(jsonb) OWNER TO sw_test_owner;
+ALTER FUNCTION stripe_webhook.binding_problems(jsonb) OWNER TO sw_test_owner;
+ALTER FUNCTION stripe_webhook.normalise_binding(jsonb) OWNER TO sw_test_owner;
+ALTER FUNCTION stripe_webhook.currency_exponent(text) OWNER TO sw_test_owner;
+GRANT USAGE ON SCHEMA stripe_webhook TO sw_test_owner;
+GRANT SELECT ON docs TO sw_test_owner;
+SET LOCAL ROLE sw_test_owner;
+SELECT throws_ok($$SELECT stripe_webhook.bind_shop((SELECT doc FROM docs WHERE name = 'minimal'))$$, 'SW401',
+                 'permission denied for schema "Mini Shop"',
+                 'as the owner role: the minimal shop is refused (no USAGE on its schema)');
+SELECT is((SELECT hint FROM stripe_webhook.binding_problems((SELECT doc FROM docs WHERE name = 'minimal')) LIMIT 1),
+          'Run: GRANT USAGE ON SCHEMA "Mini Shop" TO sw_test_owner;', 'the hint names the GRANT to run');
+SELECT is(stripe_webhook.bind_shop((SELECT doc FROM docs WHERE name = 'django')) -> 'products' ->> 'table',
+          'djshop.shop_product', 'the extension owner, a plain role, binds the Django shop');
+SELECT is((SELECT bound_by::text FROM stripe_webhook.shop_binding), 'sw_test_owner', 'bound_by is that role');
+RESET ROLE;
+ALTER TABLE stripe_webhook.binding OWNER TO postgres;
+ALTER SEQUENCE stripe_webhook.binding_version_seq OWNER TO postgres;
+ALTER VIEW stripe_webhook.shop_binding OWNER TO postgres;
+ALTER FUNCTION stripe_webhook.bind_shop(jsonb) OWNER TO postgres;
+ALTER FUNCTION stripe_webhook.binding_problems(jsonb) OWNER TO postgres;
+ALTER FUNCTION stripe_webhook.normalise_binding(jsonb) OWNER TO postgres;
+ALTER FUNCTION stripe_webhook.currency_exponent(text) OWNER TO postgres;
 UPDATE pg_extension SET extowner = 'postgres'::regrole WHERE extname = 'stripe_webhook';
 
 -- The caller: only the extension owner or a superuser binds.

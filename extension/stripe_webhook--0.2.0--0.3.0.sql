@@ -958,6 +958,8 @@ SELECT old.id, 'stripe_webhook.carts', old.cart_id::text, old.user_id, old.outco
 INSERT INTO stripe_webhook.order_lines (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
 SELECT i.order_id::text, i.product_id::text, i.quantity, i.unit_amount, i.shortfall, i.stock_taken
   FROM stripe_webhook.order_items i;
+-- out of the extension (and of its dumped tables) first, then gone
+ALTER EXTENSION stripe_webhook DROP TABLE stripe_webhook.checkout_sessions_0_2;
 DROP TABLE stripe_webhook.checkout_sessions_0_2;
 
 SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.checkout_sessions', '');

@@ -34,4 +34,8 @@
 #define ERRCODE_SW_NO_SECRET			MAKE_SQLSTATE('S','W','3','0','2')	/* no active signing secret */
 #define ERRCODE_SW_EVENT_NOT_FOUND		MAKE_SQLSTATE('S','W','3','0','3')	/* stripe_replay_event: unknown id */
 
+/* shop binding */
+#define ERRCODE_SW_BINDING_INVALID		MAKE_SQLSTATE('S','W','4','0','1')	/* bind_shop: the document does not fit */
+#define ERRCODE_SW_BINDING_STALE		MAKE_SQLSTATE('S','W','4','0','2')	/* a bound table changed after binding */
+
 #endif							/* STRIPE_WEBHOOK_ERRCODES_H */

@@ -8,7 +8,7 @@
 -- in time relative to it.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(72);
+SELECT plan(76);
 
 -- An event row of any status, processed (processed/ignored) or received
 -- (received/failed) the given time before now(); with or without payload.
@@ -122,6 +122,27 @@ SELECT is((SELECT row(picked, deleted)::text
 SELECT is((SELECT count(*)::int FROM stripe_webhook.events WHERE id LIKE 'evt_batch_keep_%'), 3,
           'the step took exactly 2 of the 5');
 DELETE FROM stripe_webhook.events WHERE id LIKE 'evt_batch_%';
+
+-- A table of a few hundred blocks, due and other events interleaved, small
+-- batches: the windows of blocks grow and shrink, and exactly the due
+-- events go.
+INSERT INTO stripe_webhook.events (id, type, status, received_at, processed_at, attempts, payload)
+SELECT 'evt_many_' || g, 'checkout.session.completed', s.status, now() - interval '200 days',
+       CASE WHEN s.status IN ('processed', 'ignored') THEN now() - CASE WHEN g % 3 = 0 THEN interval '1 day' ELSE interval '100 days' END END,
+       1, jsonb_build_object('id', 'evt_many_' || g, 'pad', (SELECT string_agg(md5(g::text || k), '') FROM generate_series(1, 20) k))
+FROM generate_series(1, 3000) g,
+     LATERAL (SELECT (ARRAY['processed', 'ignored', 'processed', 'received', 'failed'])[1 + g % 5] AS status) s;
+CREATE TEMP TABLE many_due AS
+SELECT id FROM stripe_webhook.events
+WHERE id LIKE 'evt_many_%' AND status IN ('processed', 'ignored') AND processed_at < now() - interval '90 days';
+SELECT cmp_ok(pg_relation_size('stripe_webhook.events') / current_setting('block_size')::int, '>', 100::bigint,
+              'the events table spans more than 100 blocks');
+SELECT is(stripe_webhook.prune_events('90 days', 7), (SELECT count(*) FROM many_due),
+          'batch_size 7 over the whole table: every due event counted');
+SELECT is((SELECT count(*)::int FROM stripe_webhook.events e JOIN many_due USING (id)), 0, 'and deleted');
+SELECT is((SELECT count(*)::int FROM stripe_webhook.events WHERE id LIKE 'evt_many_%'), 3000 - (SELECT count(*)::int FROM many_due),
+          'every other event stays');
+DELETE FROM stripe_webhook.events WHERE id LIKE 'evt_many_%';
 
 -- The procedure commits after every batch, so it refuses to run inside a
 -- transaction block (as here); its argument checks come first.

@@ -31,6 +31,12 @@ typedef enum KeepPayloads
 extern int	stripe_webhook_keep_payloads;
 
 /*
+ * stripe_webhook.payload_retention: seconds a processed or ignored event
+ * keeps its payload once stripe_webhook.prune_events() runs; -1 for ever
+ */
+extern int	stripe_webhook_payload_retention;
+
+/*
  * StepLog
  *		Log one fulfilment step at the configured level.  Never pass secrets,
  *		signatures or whole payloads.  The statement is hidden: at level LOG

@@ -528,8 +528,13 @@ ShopBindingAcquire(void)
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "table stripe_webhook.binding does not exist");
-	/* processes pending invalidations: current_valid is up to date after */
-	LockRelationOid(relid, AccessShareLock);
+	/*
+	 * ROW SHARE conflicts with the EXCLUSIVE lock bind_shop() takes (ACCESS
+	 * SHARE would not): a rebind waits for this transaction, and this one
+	 * waits for a rebind in progress.  Taking it processes pending
+	 * invalidations, so current_valid is up to date after.
+	 */
+	LockRelationOid(relid, RowShareLock);
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(BindingCacheCallback, (Datum) 0);

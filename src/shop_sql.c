@@ -13,12 +13,13 @@
  * units, by the currency's exponent as Stripe counts it).
  *
  * What the shop's tables do not hold, the extension keeps in its own tables,
- * keyed by the text form of the shop's ids:
+ * keyed by the text form of the shop's ids and the name of the bound table
+ * they belong to (ids of two shops bound one after the other may be equal):
  *	  stripe_webhook.checkout_sessions  one row per session: its order, whether
  *		 the order consumed (locked) its cart, the payment state, the review
  *		 reason, a recorded expiry or payment failure.  Its primary key and
- *		 the unique order_id are what make one session one order, whatever
- *		 constraints the shop's tables have;
+ *		 the unique (order_table, order_id) are what make one session one
+ *		 order, whatever constraints the shop's tables have;
  *	  stripe_webhook.order_lines  quantity, price, shortfall and stock taken
  *		 per order line, so that a cancellation gives back exactly what was
  *		 taken;
@@ -103,6 +104,13 @@ ProductCurrency(const ShopBinding *b, const char *alias)
 	if (!b->field[F_PRODUCT_CURRENCY].bound)
 		return NULL;
 	return psprintf("pg_catalog.lower(%s.%s::text)", alias, Col(b, F_PRODUCT_CURRENCY));
+}
+
+/* the orders table's name as a literal: what the extension's rows name */
+static char *
+OrderTable(const ShopBinding *b)
+{
+	return quote_literal_cstr(b->table[ROLE_ORDERS]);
 }
 
 /* store a generated statement with its parameter types */
@@ -306,8 +314,10 @@ GenWriteOrder(ShopBinding *b)
 	appendStringInfoString(&sql,
 						   "), x AS ("
 						   "  INSERT INTO stripe_webhook.order_lines"
-						   "    (order_id, product_id, quantity, unit_amount)"
-						   "  SELECT o.id_text, u.product, u.quantity, u.unit_amount FROM o, u");
+						   "    (order_table, order_id, product_id, quantity, unit_amount)"
+						   "  SELECT ");
+	appendStringInfo(&sql, "%s, o.id_text, u.product, u.quantity, u.unit_amount FROM o, u",
+					 OrderTable(b));
 
 	/* the cart, consumed; the user's new active cart */
 	appendStringInfo(&sql,
@@ -341,10 +351,12 @@ GenWriteOrder(ShopBinding *b)
 	appendStringInfo(&sql,
 					 "), k AS ("
 					 "  INSERT INTO stripe_webhook.checkout_sessions AS s"
-					 "    (id, cart_table, cart_id, user_id, order_id, consumed_cart, payment_status, review_reason)"
-					 "  SELECT %s, %s, %s, %s, o.id_text, %s, %s, %s FROM o"
+					 "    (id, cart_table, cart_id, user_id, order_table, order_id, consumed_cart,"
+					 "     payment_status, review_reason)"
+					 "  SELECT %s, %s, %s, %s, %s, o.id_text, %s, %s, %s FROM o"
 					 "  ON CONFLICT (id) DO UPDATE"
-					 "    SET order_id = excluded.order_id, consumed_cart = excluded.consumed_cart,"
+					 "    SET order_table = excluded.order_table, order_id = excluded.order_id,"
+					 "        consumed_cart = excluded.consumed_cart,"
 					 "        payment_status = excluded.payment_status,"
 					 "        review_reason = excluded.review_reason, updated_at = pg_catalog.now()"
 					 "    WHERE s.order_id IS NULL"
@@ -354,7 +366,7 @@ GenWriteOrder(ShopBinding *b)
 					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed"
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
-					 P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON));
+					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON));
 	Keep(b, STMT_WRITE_ORDER, sql.data, WO_NPARAMS, types);
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
 }
@@ -395,13 +407,13 @@ GenTakeStock(ShopBinding *b)
 					 "), l AS ("
 					 "  UPDATE stripe_webhook.order_lines ol"
 					 "     SET stock_taken = t.taken, shortfall = t.quantity - t.taken"
-					 "    FROM t WHERE ol.order_id = %s AND ol.product_id = t.product",
+					 "    FROM t WHERE ol.order_table = %s AND ol.order_id = %s AND ol.product_id = t.product",
 					 P(TS_PRODUCTS), P(TS_QUANTITIES),
 					 Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
 					 Col(b, F_PRODUCT_ID),
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 Col(b, F_PRODUCT_ID), P(TS_ORDER));
+					 Col(b, F_PRODUCT_ID), OrderTable(b), P(TS_ORDER));
 	if (b->field[F_LINE_SHORTFALL].bound || b->field[F_LINE_STOCK_TAKEN].bound)
 	{
 		appendStringInfo(&s, "), i AS (UPDATE %s oi SET ", b->table[ROLE_ORDER_ITEMS]);
@@ -442,8 +454,8 @@ GenTakeStock(ShopBinding *b)
 					 "    FROM r WHERE s.id = %s AND r.short"
 					 "), g AS ("
 					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT %s, c.change, r.status, %s, %s"
+					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  SELECT %s, %s, c.change, r.status, %s, %s"
 					 "    FROM r, (VALUES (1, 'order_created'), (2, 'order_needs_review')) AS c(n, change)"
 					 "   WHERE c.n = 1 OR r.status = %s"
 					 "   ORDER BY c.n"
@@ -451,7 +463,7 @@ GenTakeStock(ShopBinding *b)
 					 "SELECT t.product, t.taken FROM t ORDER BY t.id",
 					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER),
 					 P(TS_SESSION),
-					 P(TS_ORDER), P(TS_SESSION), P(TS_EVENT), P(TS_REVIEW_WORD));
+					 OrderTable(b), P(TS_ORDER), P(TS_SESSION), P(TS_EVENT), P(TS_REVIEW_WORD));
 	Keep(b, STMT_TAKE_STOCK, s.data, TS_NPARAMS, types);
 }
 
@@ -484,11 +496,11 @@ GenOrderStatements(ShopBinding *b)
 		 psprintf("SELECT s.order_id, o.%s::text AS status, s.payment_status,"
 				  "       s.review_reason, s.consumed_cart"
 				  "  FROM stripe_webhook.checkout_sessions s"
-				  "  JOIN %s o ON o.%s = s.order_id::%s"
+				  "  JOIN %s o ON o.%s = CASE WHEN s.order_table = %s THEN s.order_id::%s END"
 				  " WHERE s.id = %s"
 				  "   FOR NO KEY UPDATE OF o, s",
 				  Col(b, F_ORDER_STATUS), b->table[ROLE_ORDERS], Col(b, F_ORDER_ID),
-				  b->field[F_ORDER_ID].cast, P(LK_SESSION)),
+				  OrderTable(b), b->field[F_ORDER_ID].cast, P(LK_SESSION)),
 		 LK_NPARAMS, text1);
 
 	/* paid: the session's record, then the shop's order */
@@ -512,11 +524,11 @@ GenOrderStatements(ShopBinding *b)
 					 "   SET payment_status = %s, review_reason = %s, updated_at = pg_catalog.now()"
 					 " WHERE id = %s"
 					 "), g AS (INSERT INTO stripe_webhook.order_changes"
-					 "   (order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "   VALUES (%s, 'order_needs_review', %s, %s, %s))"
+					 "   (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "   VALUES (%s, %s, 'order_needs_review', %s, %s, %s))"
 					 "UPDATE %s o SET %s = %s",
 					 P(FL_PAYMENT), P(FL_REASON), P(FL_SESSION),
-					 P(FL_ORDER), P(FL_STATUS_WORD), P(FL_SESSION), P(FL_EVENT),
+					 OrderTable(b), P(FL_ORDER), P(FL_STATUS_WORD), P(FL_SESSION), P(FL_EVENT),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, FL_STATUS_WORD));
 	SetIfBound(&s, b, F_ORDER_PAYMENT_STATUS,
@@ -548,13 +560,14 @@ GenOrderStatements(ShopBinding *b)
 					 "WITH r AS ("
 					 "  UPDATE %s p SET %s = p.%s + l.stock_taken"
 					 "    FROM stripe_webhook.order_lines l"
-					 "   WHERE l.order_id = %s AND p.%s = l.product_id::%s AND l.stock_taken > 0"
+					 "   WHERE l.order_table = %s AND l.order_id = %s"
+					 "     AND p.%s = l.product_id::%s AND l.stock_taken > 0"
 					 "), z AS ("
 					 "  UPDATE stripe_webhook.order_lines SET stock_taken = 0"
-					 "   WHERE order_id = %s AND stock_taken > 0",
+					 "   WHERE order_table = %s AND order_id = %s AND stock_taken > 0",
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 P(CA_ORDER), Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 P(CA_ORDER));
+					 OrderTable(b), P(CA_ORDER), Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 OrderTable(b), P(CA_ORDER));
 	if (b->field[F_LINE_STOCK_TAKEN].bound)
 		appendStringInfo(&s,
 						 "), zi AS ("
@@ -568,12 +581,12 @@ GenOrderStatements(ShopBinding *b)
 					 "     SET payment_status = %s, updated_at = pg_catalog.now() WHERE id = %s"
 					 "), g AS ("
 					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  VALUES (%s, 'order_cancelled', %s, %s, %s)"
+					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  VALUES (%s, %s, 'order_cancelled', %s, %s, %s)"
 					 ")"
 					 "UPDATE %s o SET %s = %s",
 					 P(CA_PAYMENT), P(CA_SESSION),
-					 P(CA_ORDER), P(CA_STATUS_WORD), P(CA_SESSION), P(CA_EVENT),
+					 OrderTable(b), P(CA_ORDER), P(CA_STATUS_WORD), P(CA_SESSION), P(CA_EVENT),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, CA_STATUS_WORD));
 	SetIfBound(&s, b, F_ORDER_PAYMENT_STATUS,
@@ -621,10 +634,10 @@ GenCartStatements(ShopBinding *b)
 	Keep(b, STMT_LOCK_PRODUCTS,
 		 psprintf("SELECT p.%s FROM %s p"
 				  " WHERE p.%s IN (SELECT l.product_id::%s FROM stripe_webhook.order_lines l"
-				  "                 WHERE l.order_id = %s)"
+				  "                 WHERE l.order_table = %s AND l.order_id = %s)"
 				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
 				  Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID),
-				  b->field[F_PRODUCT_ID].cast, P(LP_ORDER), Col(b, F_PRODUCT_ID)),
+				  b->field[F_PRODUCT_ID].cast, OrderTable(b), P(LP_ORDER), Col(b, F_PRODUCT_ID)),
 		 LP_NPARAMS, text1);
 
 	/*
@@ -634,7 +647,7 @@ GenCartStatements(ShopBinding *b)
 	Keep(b, STMT_RESTORE,
 		 psprintf("WITH l AS ("
 				  "  SELECT l.product_id::%s AS product, l.quantity"
-				  "    FROM stripe_webhook.order_lines l WHERE l.order_id = %s"
+				  "    FROM stripe_webhook.order_lines l WHERE l.order_table = %s AND l.order_id = %s"
 				  "), u AS ("
 				  "  UPDATE %s ci SET %s = LEAST(ci.%s::int8 + l.quantity, " INT64_FORMAT ")::%s"
 				  "    FROM l"
@@ -646,7 +659,7 @@ GenCartStatements(ShopBinding *b)
 				  "INSERT INTO %s (%s, %s, %s%s)"
 				  " SELECT %s, l.product, LEAST(l.quantity, " INT64_FORMAT ")::%s%s FROM l"
 				  "  WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.product = l.product)",
-				  b->field[F_ITEM_PRODUCT].cast, P(RS_ORDER),
+				  b->field[F_ITEM_PRODUCT].cast, OrderTable(b), P(RS_ORDER),
 				  b->table[ROLE_CART_ITEMS], Col(b, F_ITEM_QUANTITY), Col(b, F_ITEM_QUANTITY),
 				  qmax, b->field[F_ITEM_QUANTITY].cast,
 				  Col(b, F_ITEM_CART), Key(b, F_ITEM_CART, RS_CART), Col(b, F_ITEM_PRODUCT),

@@ -136,12 +136,29 @@ BEGIN
 END
 $orders$;
 
--- Order changes for `manage.py stripe_webhook_listen`, and the binding
--- check of `manage.py check`.  Not granted: signing_secrets, events,
--- events_overview, rejected_deliveries, the handler, replay, bind_shop.
+-- Order changes for `manage.py stripe_webhook_listen` (web role).  Not
+-- granted: signing_secrets, events, events_overview, rejected_deliveries,
+-- the handler, replay, bind_shop.
 GRANT USAGE ON SCHEMA stripe_webhook TO :"web_role";
 GRANT SELECT ON TABLE stripe_webhook.order_changes TO :"web_role";
 GRANT SELECT, INSERT, UPDATE ON TABLE stripe_webhook.order_change_cursors TO :"web_role";
-GRANT SELECT ON TABLE stripe_webhook.shop_binding TO :"web_role";
-GRANT EXECUTE ON FUNCTION stripe_webhook.binding_problems(jsonb) TO :"web_role";
-GRANT EXECUTE ON FUNCTION stripe_webhook.normalise_binding(jsonb) TO :"web_role";
+
+-- The binding check of `manage.py check` (and of migrate, which runs the
+-- checks), for both roles: read the stored binding and validate the
+-- models' document.  binding_problems() runs with the caller's rights, so
+-- the helpers it calls are granted too (those that exist).
+GRANT USAGE ON SCHEMA stripe_webhook TO :"owner_role";
+GRANT SELECT ON TABLE stripe_webhook.shop_binding TO :"web_role", :"owner_role";
+DO $check$
+DECLARE
+    f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['stripe_webhook.binding_problems(jsonb)', 'stripe_webhook.normalise_binding(jsonb)',
+                             'stripe_webhook.builtin_binding()', 'stripe_webhook.currency_exponent(text)'] LOOP
+        IF pg_catalog.to_regprocedure(f) IS NOT NULL THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I, %I', pg_catalog.to_regprocedure(f),
+                           current_setting('stripe_webhook_roles.web'), current_setting('stripe_webhook_roles.owner'));
+        END IF;
+    END LOOP;
+END
+$check$;

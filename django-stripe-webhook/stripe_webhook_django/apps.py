@@ -3,7 +3,7 @@ import sys
 
 from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models.signals import post_migrate
 
 
@@ -42,6 +42,10 @@ def bind_after_migrate(sender, app_config=None, using=None, verbosity=1, stdout=
         result = binding.bind(connection=connection, config=config)
     except binding.BindError as exc:
         out.write("%s\n" % exc)
+        return
+    except DatabaseError as exc:
+        out.write("stripe_webhook: not bound: %s\n%s\n" % (str(exc).strip(), binding.how_to_bind(
+            connection, connection.settings_dict.get("USER") or "in use", "could not bind")))
         return
     if verbosity >= 1 and result == "bound":
         out.write("stripe_webhook: bound %s\n" % ", ".join(config.models[r] for r, _k in ROLES))

@@ -11,7 +11,7 @@ import decimal
 import json
 import uuid
 
-from django.db import connections, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 from django.utils import timezone
 
 from .conf import INSERTED_ROLES, LOGICAL_NAMES, ROLES, STATUS_KEYS, get_config
@@ -123,15 +123,33 @@ def _fetch(cursor, sql, args=None):
 
 def role_facts(cursor):
     """(current_user, is superuser, extension installed version or None,
-    extension owner or None, bind_shop present)."""
+    extension owner or None, bind_shop present).  Reads only the catalogs,
+    so it works for a role without USAGE on the extension's schema."""
     row = _fetch(cursor, """
         SELECT current_user::text,
                (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
                e.extversion, e.extowner::regrole::text,
-               pg_catalog.to_regprocedure('stripe_webhook.bind_shop(jsonb)') IS NOT NULL
+               EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                       WHERE n.nspname = 'stripe_webhook' AND p.proname = 'bind_shop')
         FROM (SELECT 1) one
         LEFT JOIN pg_catalog.pg_extension e ON e.extname = 'stripe_webhook'""")[0]
     return row
+
+
+def stored_equals(connection, document):
+    """True when the stored binding is the document's normalised form; None
+    when this role may not tell (no privileges) or the document has problems."""
+    try:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute("""
+                SELECT NOT b.builtin AND b.document = stripe_webhook.normalise_binding(%s::jsonb)
+                FROM stripe_webhook.shop_binding b
+                WHERE NOT EXISTS (SELECT FROM stripe_webhook.binding_problems(%s::jsonb))""",
+                           [json.dumps(document), json.dumps(document)])
+            row = cursor.fetchone()
+    except DatabaseError:
+        return None
+    return row[0] if row else None
 
 
 def how_to_bind(connection, who, why):
@@ -164,6 +182,8 @@ def bind(alias=None, config=None, apps=None, connection=None, force=False):
             raise BindError("stripe_webhook: the installed extension (version %s) has no bind_shop(); "
                             "run ALTER EXTENSION stripe_webhook UPDATE as a superuser" % version)
         if not superuser and user != owner:
+            if not force and stored_equals(connection, document):
+                return "unchanged"
             raise BindError(how_to_bind(connection, user,
                                         "is neither a superuser nor the extension's owner (%s)" % owner))
         for table, column, expr in db_defaults:

@@ -90,7 +90,9 @@ def check_binding(app_configs=None, databases=None, **kwargs):
         with connection.cursor() as cursor:
             cursor.execute("""
                 SELECT e.extversion,
-                       pg_catalog.to_regprocedure('stripe_webhook.binding_problems(jsonb)') IS NOT NULL
+                       EXISTS (SELECT FROM pg_catalog.pg_proc p
+                               JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                               WHERE n.nspname = 'stripe_webhook' AND p.proname = 'binding_problems')
                 FROM (SELECT 1) one LEFT JOIN pg_catalog.pg_extension e ON e.extname = 'stripe_webhook'""")
             version, has_problems = cursor.fetchone()
             if version is None:

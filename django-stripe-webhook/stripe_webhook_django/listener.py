@@ -101,8 +101,6 @@ class Listener:
         handled = 0
         while not self.stopping:
             with self.conn.cursor() as cur:
-                cur.execute("SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text")
-                xmin_before = cur.fetchone()[0]
                 cur.execute("SELECT id, order_id, change, status, checkout_session_id, stripe_event_id, created_at "
                             "FROM stripe_webhook.order_changes "
                             "WHERE id > %s AND id <> ALL (%s::bigint[]) ORDER BY id LIMIT %s",
@@ -111,7 +109,7 @@ class Listener:
                 cur.execute("SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text")
                 xmax_after = cur.fetchone()[0]
             if rows:
-                self._note_holes([r[0] for r in rows], xmin_before, xmax_after)
+                self._note_holes([r[0] for r in rows], xmax_after)
             for row in rows:
                 if self.stopping:
                     break
@@ -125,7 +123,7 @@ class Listener:
         self._settle_holes()
         return handled
 
-    def _note_holes(self, ids, xmin_before, xmax_after):
+    def _note_holes(self, ids, xmax_after):
         """Remember ids missing below the highest visible one."""
         visible = set(ids)
         for hole in range(self.last_id + 1, max(ids)):

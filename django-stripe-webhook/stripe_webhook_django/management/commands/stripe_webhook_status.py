@@ -12,6 +12,9 @@ class Command(BaseCommand):
             "event, failed events with their last error; and each listener's position.  Needs SELECT "
             "on the view (the extension's owner, or a role granted it).")
 
+    # usable while `check` reports binding problems (it is how they get fixed)
+    requires_system_checks = []
+
     def add_arguments(self, parser):
         parser.add_argument("--database", help="database alias (default: STRIPE_WEBHOOK['DATABASE'])")
         parser.add_argument("--json", action="store_true", help="print JSON")

@@ -10,7 +10,7 @@
 -- created and granted explicitly where callers need it.
 
 ---------------------------------------------------------------------------
--- Section: signatures (issue 2)
+-- Section: signatures
 ---------------------------------------------------------------------------
 -- Stripe-Signature verification in C (src/signature.c, src/stripe_sig.c).
 -- Every function here is a pure function of its arguments (no table access,
@@ -120,7 +120,7 @@ COMMENT ON FUNCTION stripe_webhook.stripe_signature_header(text, text, timestamp
 
 
 ---------------------------------------------------------------------------
--- Section: shop schema and fulfilment (issue 3)
+-- Section: shop schema and fulfilment
 ---------------------------------------------------------------------------
 -- The shop's catalogue, carts and orders.  Table and column names are a
 -- public contract (relays, tools and users rely on them).  Money is in the
@@ -280,7 +280,7 @@ COMMENT ON FUNCTION stripe_webhook.stripe_apply_session_event(text, jsonb) IS
     'Apply one checkout.session.* event (completed, async_payment_succeeded, async_payment_failed, expired) to orders, carts and stock; returns {"order_id", "message"}.';
 
 ---------------------------------------------------------------------------
--- Section: webhook handler, signing secrets, event inbox (issue 4)
+-- Section: webhook handler, signing secrets, event inbox
 ---------------------------------------------------------------------------
 
 -- Signing secrets.  One row per Stripe webhook endpoint secret ("whsec_...").

@@ -11,6 +11,11 @@
 #ifndef STRIPE_WEBHOOK_H
 #define STRIPE_WEBHOOK_H
 
+/* PostgreSQL 18 replaced pg_attribute_noreturn() with pg_noreturn */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* stripe_webhook.log_level: elevel used for the per-step fulfilment log */
 extern int	stripe_webhook_log_level;
 

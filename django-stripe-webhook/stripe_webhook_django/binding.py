@@ -103,10 +103,43 @@ def _quote_table(connection, table):
     return connection.ops.quote_name(table)
 
 
-def sql_script(document, db_defaults, connection):
+def webhook_role(config, connection):
+    """The database role of STRIPE_WEBHOOK["WEBHOOK_DATABASE"] when it is a
+    connection of its own with another user than `connection`, else None."""
+    if config.webhook_database == connection.alias:
+        return None
+    user = connections[config.webhook_database].settings_dict.get("USER")
+    if not user or user == connection.settings_dict.get("USER"):
+        return None
+    return user
+
+
+def webhook_grants(config, connection):
+    """GRANTs that let the webhook view's role call the handler (and nothing
+    else); none when the view shares the main connection.  In the test
+    database of `manage.py test` this is what lets the view's role in."""
+    role = webhook_role(config, connection)
+    if role is None:
+        return []
+    name = connection.ops.quote_name(role)
+    return ["GRANT USAGE ON SCHEMA stripe_webhook TO %s" % name,
+            "GRANT EXECUTE ON FUNCTION stripe_webhook.stripe_handle_webhook(text, text) TO %s" % name]
+
+
+def _literal(text):
+    """An SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_script(document, db_defaults, connection, config=None):
     """The SQL a superuser can run by hand to do what bind() does."""
     lines = ["-- stripe_webhook binding for this Django project (run as a superuser)",
              "CREATE EXTENSION IF NOT EXISTS stripe_webhook;"]
+    config = config or get_config()
+    grants = webhook_grants(config, connection)
+    if grants:
+        lines.append("DO $grant$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = %s) THEN %s; END IF; END $grant$;"
+                     % (_literal(webhook_role(config, connection)), "; ".join(grants)))
     for table, column, expr in db_defaults:
         lines.append("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;"
                      % (_quote_table(connection, table), connection.ops.quote_name(column), expr))
@@ -186,6 +219,10 @@ def bind(alias=None, config=None, apps=None, connection=None, force=False):
                 return "unchanged"
             raise BindError(how_to_bind(connection, user,
                                         "is neither a superuser nor the extension's owner (%s)" % owner))
+        role = webhook_role(config, connection)
+        if role and _fetch(cursor, "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = %s", [role])[0][0]:
+            for grant in webhook_grants(config, connection):
+                cursor.execute(grant)
         for table, column, expr in db_defaults:
             has_default = _fetch(cursor, """
                 SELECT a.atthasdef OR a.attidentity <> ''

@@ -15,11 +15,16 @@ and then:
   - the web role adds to a cart and edits stock, but cannot change an
     order's payment state or read secrets and events; the relay role can
     only call the handler;
-  - over runserver: a forged delivery gets 400 and writes nothing; a signed
-    checkout.session.completed creates the order in shop_order with its
-    items, reduces stock in shop_product, locks the cart and opens a new
-    one; a duplicate gets 200 and the same single order; the database
-    refusing the call answers 503;
+  - over runserver: forged deliveries (tampered body, other secret, missing
+    or empty header, stale timestamp, invalid UTF-8, NUL byte, 3 MB body)
+    get 400 and write nothing; a signed checkout.session.completed (its
+    header also verified by Stripe's Python library) creates the order in
+    shop_order with its items, reduces stock in shop_product, locks the cart
+    and opens a new one; a duplicate gets 200 and the same single order; a
+    tampered replay after it gets 400; an unhandled event type gets 200 and
+    is recorded as ignored; the database refusing the call answers 503;
+    neither Django's nor PostgreSQL's log holds the secret, the signature or
+    the body;
   - `manage.py stripe_webhook_listen` sends order_created exactly once,
     also for an order created while it was killed (it resumes);
   - `stripe_webhook_status` and `stripe_webhook_replay`;
@@ -30,6 +35,7 @@ and then:
 
 Prints TAP.  Run with Debian's /usr/bin/python3.
 """
+import json
 import os
 import signal
 import sys
@@ -56,6 +62,8 @@ def snapshot(db):
 
 
 def main(shop):
+    pglog = os.environ.get("SW_PGLOG")
+    pglog_start = os.path.getsize(pglog) if pglog and os.path.exists(pglog) else None
     pip = shop.install()
     if not ok(pip.returncode == 0, "pip install --no-build-isolation --no-deps ./django-stripe-webhook into a venv",
               pip.stdout):
@@ -173,17 +181,31 @@ print("IDS", u1.pk, u2.pk, c1.pk, c2.pk, mug.pk, pot.pk)
     body = payload.encode("utf-8")
     header = sign(db, payload, SECRET)
 
+    try:
+        import stripe
+        verified = stripe.WebhookSignature.verify_header(payload, header, SECRET, tolerance=300)
+        ok(verified is True, "the header from stripe_signature_header() verifies with Stripe's Python library")
+    except Exception as exc:  # SignatureVerificationError or import error
+        ok(False, "the header from stripe_signature_header() verifies with Stripe's Python library", repr(exc))
+
     before = snapshot(db)
     for name, b, h in (("tampered body (amount changed)", body.replace(b'"amount_total": 6000', b'"amount_total": 1'),
                         header),
+                       ("tampered body (one space added)", body + b" ", header),
                        ("signature from another secret", body, sign(db, payload, "whsec_other_secret_0123")),
                        ("missing Stripe-Signature header", body, None),
+                       ("empty Stripe-Signature header", body, ""),
                        ("timestamp one hour old", body, sign(db, payload, SECRET, -3600)),
-                       ("invalid UTF-8 in the body", body.replace("Zoë".encode(), b"Zo\xeb"), header)):
+                       ("invalid UTF-8 in the body", body.replace("Zoë".encode(), b"Zo\xeb"), header),
+                       ("NUL byte in the body", body[:20] + b"\x00" + body[20:], header)):
+        ok(b != body or h != header, "forged: %s: differs from the signed delivery" % name)
         status, reply, raw = post(port, b, h)
         ok(status == 400 and isinstance(reply, dict) and reply.get("status") == 400 and reply.get("message"),
            "forged: %s: 400 with a JSON status and message" % name, raw[:300])
         is_(snapshot(db), before, "forged: %s: nothing written" % name)
+    status, reply, raw = post(port, b'{"pad": "' + b"x" * 3000000 + b'"}', header)
+    is_(status, 400, "3 MB body: 400 (DATA_UPLOAD_MAX_MEMORY_SIZE)")
+    is_(snapshot(db), before, "3 MB body: nothing written")
 
     # The database refuses the call: 503 so that Stripe retries.
     query(db, "REVOKE EXECUTE ON FUNCTION stripe_webhook.stripe_handle_webhook(text, text) FROM %s" % shop.relay)
@@ -227,6 +249,20 @@ print("IDS", u1.pk, u2.pk, c1.pk, c2.pk, mug.pk, pot.pk)
     is_(shop_only(snapshot(db)), shop_only(after_first), "duplicate: shop tables and order changes unchanged")
     time.sleep(1.5)
     is_(len(shop.signals()), 1, "duplicate: no second signal")
+    status, _, _ = post(port, body.replace(b'"paid"', b'"unpaid"'), header)
+    is_(status, 400, "tampered replay after the success: 400")
+    is_(shop_only(snapshot(db)), shop_only(after_first), "tampered replay: nothing changed")
+
+    # An event type the extension does not handle: 200, recorded as ignored.
+    other = {"id": "evt_djshop_other_%d" % os.getpid(), "object": "event", "api_version": event["api_version"],
+             "created": int(time.time()), "livemode": False, "type": "customer.created",
+             "data": {"object": {"id": "cus_djshop", "object": "customer"}}}
+    other_payload = json.dumps(other, indent=2)
+    status, _, _ = post(port, other_payload.encode(), sign(db, other_payload, SECRET))
+    is_(status, 200, "customer.created (not handled): 200")
+    is_(shop_only(snapshot(db)), shop_only(after_first), "customer.created: shop tables unchanged")
+    is_(query(db, "SELECT status FROM stripe_webhook.events WHERE id = %s", (other["id"],)), [("ignored",)],
+        "customer.created: recorded as ignored")
 
     # The listener dies; an order is created meanwhile; it resumes.
     shop.stop(listener, signal.SIGKILL)
@@ -249,6 +285,19 @@ print("IDS", u1.pk, u2.pk, c1.pk, c2.pk, mug.pk, pot.pk)
     is_(query(db, "SELECT last_id, done_ids FROM stripe_webhook.order_change_cursors WHERE listener = 'e2e'"),
         [(max(int(g[1]) for g in got) if got else -1, [])], "the cursor stands after the last change")
     shop.stop(server)
+
+    # Nothing secret in the logs (the 503 above made PostgreSQL log an error
+    # for the relay role's statement, which holds the body and signature).
+    sig_hex = [p.split("=", 1)[1] for p in header.split(",") if p.startswith("v1=")]
+    log_text = shop.log("runserver.log") + shop.log("listen.log")
+    ok(SECRET not in log_text and not any(x in log_text for x in sig_hex) and "Townsend" not in log_text,
+       "Django's logs hold no secret, signature or body")
+    if pglog_start is not None:
+        with open(os.environ["SW_PGLOG"], encoding="utf-8", errors="replace") as f:
+            f.seek(pglog_start)
+            pg_text = f.read()
+        ok(SECRET not in pg_text and not any(x in pg_text for x in sig_hex) and "Townsend" not in pg_text,
+           "PostgreSQL's log holds no secret, signature or body (not even for the refused call)")
 
     # Operators' commands.
     st = shop.manage("postgres", "stripe_webhook_status")

@@ -31,7 +31,7 @@ and then:
   - `manage.py check` reports a deliberately broken binding (settings and
     database drift) with the check ids;
   - the shop's own `manage.py test` passes (the test database gets the
-    extension and the binding).
+    extension and the binding), and so do the app's own tests.
 
 Prints TAP.  Run with Debian's /usr/bin/python3.
 """
@@ -331,6 +331,9 @@ print("IDS", u1.pk, u2.pk, c1.pk, c2.pk, mug.pk, pot.pk)
     tst = shop.manage("postgres", "test", "--no-input", "-v", "2")
     ok(tst.returncode == 0 and "OK" in tst.stdout and "stripe_webhook: bound" in tst.stdout,
        "the shop's own manage.py test passes (test database bound after migrate)", tst.stdout)
+    own = shop.manage(shop.web, "test", "stripe_webhook_django", "--no-input")
+    ok(own.returncode == 0 and "Ran 10 tests" in own.stdout and "\nOK" in own.stdout,
+       "the app's own tests pass in the shop (manage.py test stripe_webhook_django)", own.stdout)
     db.close()
     web.close()
 

@@ -6,6 +6,7 @@ Changes are inserted by hand here (as the fulfilment inserts them: in the
 transaction of the order change), so that commit order, rollbacks and
 long-open transactions can be arranged exactly:
 
+  - a BindShop() operation in a migration binds, and reversing it unbinds;
   - the trigger NOTIFYs stripe_webhook_orders with a small JSON at commit,
     and nothing for a rolled-back insert;
   - the web role may read changes and move its cursor, not insert changes;
@@ -69,15 +70,26 @@ def wait_for(pred, timeout=20):
 
 
 def main(shop):
-    pip = shop.install()
+    pip = shop.install(bind_migration=True)
     if not ok(pip.returncode == 0, "the app installs with pip", pip.stdout):
         return
     shop.create_database()
     db = connect(shop.dbname)
     query(db, 'ALTER DATABASE "%s" OWNER TO postgres' % shop.dbname)
+    bound = "SELECT builtin, document #>> '{orders,table}' FROM stripe_webhook.shop_binding"
+    # The migration operation binds (post_migrate binding switched off).
+    mig = shop.manage("postgres", "migrate", "--no-input", SW_BIND_AFTER_MIGRATE="0")
+    ok(mig.returncode == 0 and "Applying shophooks.0001_bind... OK" in mig.stdout
+       and "stripe_webhook: bound" not in mig.stdout,
+       "migrate as a superuser: the BindShop() migration creates the extension and binds", mig.stdout)
+    is_(query(db, bound), [(False, "public.shop_order")], "BindShop(): the shop's tables are bound")
+    mig = shop.manage("postgres", "migrate", "shophooks", "zero", "--no-input", SW_BIND_AFTER_MIGRATE="0")
+    ok(mig.returncode == 0, "migrate shophooks zero (BindShop reversed)", mig.stdout)
+    is_(query(db, bound), [(True, "stripe_webhook.orders")], "reversed: unbound, the built-in tables again")
     mig = shop.manage("postgres", "migrate", "--no-input")
-    ok(mig.returncode == 0 and "stripe_webhook: bound" in mig.stdout,
-       "migrate as a superuser creates the extension and binds the shop", mig.stdout)
+    ok(mig.returncode == 0 and "stripe_webhook: bound" not in mig.stdout,
+       "migrate again (BindShop, then the post_migrate binding finds it unchanged)", mig.stdout)
+    is_(query(db, bound), [(False, "public.shop_order")], "bound again")
     roles = shop.psql("postgres", path=os.path.join(djshop.APP_DIR, "sql", "roles.sql"),
                       variables={"web_role": shop.web, "owner_role": shop.owner})
     ok(roles.returncode == 0, "sql/roles.sql", roles.stdout)

@@ -144,6 +144,7 @@ STRIPE_WEBHOOK = {
     "CURRENCY": "usd",
     "DATABASE": "default",
     "WEBHOOK_DATABASE": "stripe_webhook",
+    "BIND_AFTER_MIGRATE": os.environ.get("SW_BIND_AFTER_MIGRATE", "1") == "1",
 }
 LOGGING["loggers"]["stripe_webhook_django"] = {"handlers": ["console"], "level": "INFO", "propagate": False}
 '''
@@ -164,6 +165,17 @@ urlpatterns = [
 '''
 
 HOOKS_INIT = ""
+
+BIND_MIGRATION = '''
+from django.db import migrations
+
+from stripe_webhook_django.operations import BindShop
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0002_careful_hardening")]
+    operations = [BindShop()]
+'''
 
 HOOKS_APPS = '''
 """Receivers of the stripe_webhook_django signals: one line per signal in
@@ -299,9 +311,10 @@ class Shop:
 
     # -- setup -----------------------------------------------------------
 
-    def install(self):
+    def install(self, bind_migration=False):
         """venv + pip install of the app; scratch copy of the shop with the
-        test's settings, URLconf and receivers app.  Returns pip's result."""
+        test's settings, URLconf and receivers app (with a migration that
+        binds, if asked).  Returns pip's result."""
         shutil.copytree(SHOP_SRC, self.shop, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         with open(os.path.join(self.shop, "seedsite", "settings_sw.py"), "w") as f:
             f.write(SETTINGS)
@@ -313,6 +326,11 @@ class Shop:
         for name, text in (("__init__.py", HOOKS_INIT), ("apps.py", HOOKS_APPS), ("tests.py", SHOP_TESTS)):
             with open(os.path.join(self.shop, "shophooks", name), "w") as f:
                 f.write(text)
+        if bind_migration:
+            os.mkdir(os.path.join(self.shop, "shophooks", "migrations"))
+            for name, text in (("__init__.py", ""), ("0001_bind.py", BIND_MIGRATION)):
+                with open(os.path.join(self.shop, "shophooks", "migrations", name), "w") as f:
+                    f.write(text)
         subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", self.venv], check=True)
         # pip builds in a copy: the source folder stays clean
         src = os.path.join(self.dir, "django-stripe-webhook")

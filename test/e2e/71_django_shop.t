@@ -284,6 +284,14 @@ print("IDS", u1.pk, u2.pk, c1.pk, c2.pk, mug.pk, pot.pk)
     shop.stop(listener)
     is_(query(db, "SELECT last_id, done_ids FROM stripe_webhook.order_change_cursors WHERE listener = 'e2e'"),
         [(max(int(g[1]) for g in got) if got else -1, [])], "the cursor stands after the last change")
+    # A delivery that cannot be processed (its cart does not exist): an
+    # error answer, recorded as failed with its error for the operators.
+    event3, payload3 = make_event_for(u1, 999999, "nocart")
+    status, reply4, raw = post(port, payload3.encode(), sign(db, payload3, SECRET))
+    ok(400 <= status < 500 and isinstance(reply4, dict) and reply4.get("status") == status,
+       "checkout for a cart that does not exist: a 4xx answer from the handler", raw[:300])
+    is_(query(db, "SELECT status, last_error IS NOT NULL FROM stripe_webhook.events WHERE id = %s", (event3["id"],)),
+        [("failed", True)], "recorded as failed, with its error")
     shop.stop(server)
 
     # Nothing secret in the logs (the 503 above made PostgreSQL log an error
@@ -300,12 +308,18 @@ print("IDS", u1.pk, u2.pk, c1.pk, c2.pk, mug.pk, pot.pk)
            "PostgreSQL's log holds no secret, signature or body (not even for the refused call)")
 
     # Operators' commands.
-    st = shop.manage("postgres", "stripe_webhook_status")
+    st = st_su = shop.manage("postgres", "stripe_webhook_status")
     ok(st.returncode == 0 and "checkout.session.completed" in st.stdout and "processed" in st.stdout
        and "listener e2e" in st.stdout, "stripe_webhook_status shows the events and the listener", st.stdout)
     st = shop.manage(shop.web, "stripe_webhook_status")
     ok(st.returncode != 0 and "permission denied" in st.stdout, "stripe_webhook_status as the web role: refused",
        st.stdout)
+    ok("failed checkout.session.completed: 1 event(s); last error on %s" % event3["id"] in st_su.stdout
+       and "oldest unprocessed: %s" % event3["id"] in st_su.stdout and "stripe_webhook_replay EVENT_ID" in st_su.stdout,
+       "stripe_webhook_status names the failed event, its error and the oldest unprocessed one", st_su.stdout)
+    rp = shop.manage("postgres", "stripe_webhook_replay", event3["id"])
+    ok(rp.returncode != 0 and '"status": 4' in rp.stdout, "stripe_webhook_replay of the failed event: still refused",
+       rp.stdout)
     rp = shop.manage("postgres", "stripe_webhook_replay", "evt_does_not_exist_%d" % os.getpid())
     ok(rp.returncode != 0, "stripe_webhook_replay of an unknown event fails", rp.stdout)
     rp = shop.manage("postgres", "stripe_webhook_replay", event["id"])

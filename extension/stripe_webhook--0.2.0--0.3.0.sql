@@ -25,14 +25,10 @@
 -- takes them with two decimals).
 CREATE FUNCTION stripe_webhook.currency_exponent(currency text)
 RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN CASE
-    WHEN pg_catalog.lower(currency) IN ('bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg',
-                                        'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf') THEN 0
-    WHEN pg_catalog.lower(currency) IN ('bhd', 'jod', 'kwd', 'omr', 'tnd') THEN 3
-    ELSE 2
-END;
+AS 'MODULE_PATHNAME', 'stripe_webhook_currency_exponent'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 REVOKE ALL ON FUNCTION stripe_webhook.currency_exponent(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.currency_exponent(text) TO PUBLIC;
 COMMENT ON FUNCTION stripe_webhook.currency_exponent(text) IS
     'Decimal places of the currency''s minor unit as Stripe counts them: 0 for zero-decimal currencies (jpy, krw, ...), 3 for bhd, jod, kwd, omr, tnd, else 2. Amounts in major units are minor units / 10^exponent.';
 
@@ -848,10 +844,65 @@ COMMENT ON FUNCTION stripe_webhook.unbind_shop() IS
     'Remove the shop binding: the fulfilment uses the built-in tables again. Returns their document. Extension owner or superuser only (42501).';
 -- ===== end of shop binding =====
 
----------------------------------------------------------------------------
--- Section: order changes for the shop's own code (listeners)
----------------------------------------------------------------------------
--- The order changes table of the shop section (as in a fresh install).
+-- ===== Fulfilment through the binding: what the extension keeps itself =====
+-- Orders may now live in the shop's tables with ids of any type, so what
+-- the fulfilment needs to remember is kept in the extension's own tables,
+-- keyed by the ids' text: checkout_sessions (rebuilt with one row per
+-- session), order_lines and order_changes.  The existing built-in orders
+-- are carried over.
+
+ALTER TABLE stripe_webhook.checkout_sessions RENAME TO checkout_sessions_0_2;
+ALTER INDEX stripe_webhook.checkout_sessions_pkey RENAME TO checkout_sessions_0_2_pkey;
+
+-- What the extension keeps of each Checkout Session, whatever tables the
+-- shop binds (its ids as text, in their canonical form): the session's
+-- order, whether that order consumed (locked) its cart, the payment state,
+-- the review reason, and an expiry or payment failure recorded before or
+-- without an order.  The primary key and the unique order_id make one
+-- session one order, whatever constraints the shop's tables have; a late
+-- checkout.session.completed for a session recorded as expired or failed
+-- never takes stock (its order is created as needs_review).
+CREATE TABLE stripe_webhook.checkout_sessions (
+    id             text PRIMARY KEY,
+    cart_table     text NOT NULL,
+    cart_id        text NOT NULL,
+    user_id        text NOT NULL,
+    order_id       text CONSTRAINT checkout_sessions_order_id_key UNIQUE,
+    consumed_cart  boolean NOT NULL DEFAULT false,
+    payment_status text NOT NULL DEFAULT 'unpaid'
+                   CONSTRAINT checkout_sessions_payment_status_check
+                   CHECK (payment_status IN ('unpaid', 'paid', 'failed')),
+    outcome        text
+                   CONSTRAINT checkout_sessions_outcome_check CHECK (outcome IN ('expired', 'payment_failed')),
+    review_reason  text,
+    recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT checkout_sessions_known_check CHECK (order_id IS NOT NULL OR outcome IS NOT NULL),
+    CONSTRAINT checkout_sessions_consumed_check CHECK (order_id IS NOT NULL OR NOT consumed_cart)
+);
+-- a cart is consumed by one session's order at most
+CREATE UNIQUE INDEX checkout_sessions_consumed_cart_key
+    ON stripe_webhook.checkout_sessions (cart_table, cart_id) WHERE consumed_cart;
+COMMENT ON TABLE stripe_webhook.checkout_sessions IS
+    'One row per Checkout Session the fulfilment has seen: its order (the shop''s id as text), whether the order consumed its cart (cart_table names the bound carts table), payment state, review reason, a recorded expiry or payment failure (first outcome wins).';
+
+-- Per order line, what the fulfilment decided: quantity, price in minor
+-- units, shortfall, and the stock the line holds now (given back, and set
+-- to 0, when the order is cancelled).
+CREATE TABLE stripe_webhook.order_lines (
+    order_id    text NOT NULL,
+    product_id  text NOT NULL,
+    quantity    bigint NOT NULL CONSTRAINT order_lines_quantity_check CHECK (quantity > 0),
+    unit_amount bigint NOT NULL,
+    shortfall   bigint NOT NULL DEFAULT 0
+                CONSTRAINT order_lines_shortfall_check CHECK (shortfall >= 0 AND shortfall <= quantity),
+    stock_taken bigint NOT NULL DEFAULT 0
+                CONSTRAINT order_lines_stock_taken_check CHECK (stock_taken >= 0 AND stock_taken <= quantity),
+    PRIMARY KEY (order_id, product_id)
+);
+COMMENT ON TABLE stripe_webhook.order_lines IS
+    'Per order line (the shop''s ids as text): quantity, unit price in minor units, shortfall at creation, stock held now.';
+
 -- Order state changes a shop may act on (send the confirmation email, ...),
 -- written in the transaction that makes them: a durable record that a
 -- listener catches up from, and a NOTIFY on channel stripe_webhook_orders
@@ -889,8 +940,56 @@ COMMENT ON FUNCTION stripe_webhook.order_changes_notify() IS
 CREATE TRIGGER order_changes_notify
     AFTER INSERT ON stripe_webhook.order_changes
     FOR EACH ROW EXECUTE FUNCTION stripe_webhook.order_changes_notify();
+
+
+INSERT INTO stripe_webhook.checkout_sessions
+    (id, cart_table, cart_id, user_id, order_id, consumed_cart, payment_status, outcome, review_reason,
+     recorded_at, updated_at)
+SELECT o.checkout_session_id, 'stripe_webhook.carts', o.cart_id::text, o.user_id, o.id::text,
+       COALESCE(c.checkout_session_id = o.checkout_session_id, false), o.payment_status, old.outcome,
+       o.review_reason, o.created_at, o.updated_at
+  FROM stripe_webhook.orders o
+  LEFT JOIN stripe_webhook.carts c ON c.id = o.cart_id
+  LEFT JOIN stripe_webhook.checkout_sessions_0_2 old ON old.id = o.checkout_session_id;
+INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, outcome, recorded_at, updated_at)
+SELECT old.id, 'stripe_webhook.carts', old.cart_id::text, old.user_id, old.outcome, old.recorded_at, old.recorded_at
+  FROM stripe_webhook.checkout_sessions_0_2 old
+ WHERE NOT EXISTS (SELECT FROM stripe_webhook.orders o WHERE o.checkout_session_id = old.id);
+INSERT INTO stripe_webhook.order_lines (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
+SELECT i.order_id::text, i.product_id::text, i.quantity, i.unit_amount, i.shortfall, i.stock_taken
+  FROM stripe_webhook.order_items i;
+-- out of the extension (and of its dumped tables) first, then gone
+ALTER EXTENSION stripe_webhook DROP TABLE stripe_webhook.checkout_sessions_0_2;
+DROP TABLE stripe_webhook.checkout_sessions_0_2;
+
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.checkout_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_lines', '');
 SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_changes', '');
 
+-- the built-in orders may be refunded
+ALTER TABLE stripe_webhook.orders DROP CONSTRAINT orders_status_check,
+    ADD CONSTRAINT orders_status_check
+    CHECK (status IN ('pending', 'confirmed', 'needs_review', 'cancelled', 'refunded'));
+
+-- events name the shop's order by its text form
+ALTER TABLE stripe_webhook.events ALTER COLUMN order_id TYPE text USING order_id::text;
+
+COMMENT ON FUNCTION stripe_webhook.stripe_fulfill_session(jsonb) IS
+    'Fulfil a paid (or pending) Checkout Session: lock the cart, create the order and its items, take stock, give the user a new cart.  Idempotent per session; returns the order id (the shop''s order ids must be uuids: else use stripe_fulfill_session_text).';
+
+-- The same for any type of order id: the order id as text.
+CREATE FUNCTION stripe_webhook.stripe_fulfill_session_text(session jsonb)
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'stripe_fulfill_session_text';
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_fulfill_session_text(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_fulfill_session_text(jsonb) IS
+    'As stripe_fulfill_session, returning the order id as text (what the shop''s id column prints), for shops whose order ids are not uuids.';
+
+
+---------------------------------------------------------------------------
+-- Section: order changes for the shop's own code (listeners)
+---------------------------------------------------------------------------
 -- stripe_webhook.order_changes (in the shop section above) is the durable
 -- record of order state changes; its NOTIFY only wakes listeners up.  A
 -- listener (e.g. the Django app's `manage.py stripe_webhook_listen`) keeps

@@ -185,7 +185,7 @@ CREATE TABLE stripe_webhook.orders (
     payment_intent_id    text,
     status               text NOT NULL
                          CONSTRAINT orders_status_check
-                         CHECK (status IN ('pending', 'confirmed', 'needs_review', 'cancelled')),
+                         CHECK (status IN ('pending', 'confirmed', 'needs_review', 'cancelled', 'refunded')),
     payment_status       text NOT NULL
                          CONSTRAINT orders_payment_status_check
                          CHECK (payment_status IN ('unpaid', 'paid', 'failed')),
@@ -385,6 +385,7 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'stripe_webhook_currency_exponent'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 REVOKE ALL ON FUNCTION stripe_webhook.currency_exponent(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stripe_webhook.currency_exponent(text) TO PUBLIC;
 COMMENT ON FUNCTION stripe_webhook.currency_exponent(text) IS
     'Decimal places of the currency''s minor unit as Stripe counts them: 0 for zero-decimal currencies (jpy, krw, ...), 3 for bhd, jod, kwd, omr, tnd, else 2. Amounts in major units are minor units / 10^exponent.';
 

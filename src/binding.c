@@ -27,6 +27,7 @@
 
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/int.h"
@@ -42,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
 
 #include "binding.h"
 #include "errcodes.h"
@@ -261,6 +263,23 @@ ResolveTable(ShopBinding *b, ShopRole r, const char *name)
 }
 
 /*
+ * AttNotNull
+ *		Whether column attnum of relid is NOT NULL.
+ */
+static bool
+AttNotNull(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tp = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	bool		notnull;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for attribute %d of relation %u", attnum, relid);
+	notnull = ((Form_pg_attribute) GETSTRUCT(tp))->attnotnull;
+	ReleaseSysCache(tp);
+	return notnull;
+}
+
+/*
  * ResolveColumn
  *		Fill one bound column from the catalog.
  */
@@ -282,6 +301,7 @@ ResolveColumn(ShopBinding *b, ShopField f, const char *column)
 		Stale(psprintf("column %s of %s (%s) has type %s", column, b->table_name[r],
 					   ShopFieldName(f), format_type_be(typid)), NULL, NULL);
 	col->bound = true;
+	col->notnull = AttNotNull(b->relid[r], attnum);
 	col->column = pstrdup(quote_identifier(column));
 	col->cast = format_type_be_qualified(typid);
 }

@@ -104,6 +104,7 @@ typedef struct BoundColumn
 	char	   *cast;			/* type name for casts, without typmod */
 	TypeClass	tc;
 	int64		max;			/* TC_INT: largest value of the type */
+	bool		notnull;		/* the column is NOT NULL */
 } BoundColumn;
 
 /*

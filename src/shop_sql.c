@@ -256,6 +256,14 @@ GenWriteOrder(ShopBinding *b)
 			value = "pg_catalog.now()";
 		else if (f == F_ORDER_AMOUNT_SUBTOTAL || f == F_ORDER_AMOUNT_TOTAL)
 			value = FromMinor(b, f, P(param), P(WO_CURRENCY));
+		else if (b->field[f].tc == TC_TEXT && b->field[f].notnull)
+		{
+			/*
+			 * An optional text (email, shipping, ...) into a NOT NULL column,
+			 * as Django's CharField(blank=True) makes it: empty, not NULL
+			 */
+			value = psprintf("COALESCE(%s, '')", Key(b, f, param));
+		}
 		else
 			value = Key(b, f, param);
 		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", b->field[f].column);

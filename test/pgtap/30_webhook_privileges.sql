@@ -100,8 +100,7 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace
 
 -- The only functions of the extension PUBLIC may execute are the pure
 -- signature helpers and currency_exponent (they read no table and know no
--- secret), and binding_check_caller (it reads only pg_extension, and says
--- who may bind); none is SECURITY DEFINER.  A role without USAGE on the schema (web_anon)
+-- secret); none is SECURITY DEFINER.  A role without USAGE on the schema (web_anon)
 -- cannot reach them at all.
 SELECT is((SELECT count(*) FROM pg_proc p
            WHERE p.pronamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
@@ -109,11 +108,11 @@ SELECT is((SELECT count(*) FROM pg_proc p
           0::bigint, 'no SECURITY DEFINER function is executable by PUBLIC');
 SELECT ok((SELECT bool_and(p.proname IN ('stripe_verify_signature', 'stripe_verify_signature_strict',
                                          'stripe_signature_failure', 'stripe_signature_header',
-                                         'currency_exponent', 'binding_check_caller'))
+                                         'currency_exponent'))
            FROM pg_proc p
            WHERE p.pronamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
              AND has_function_privilege('public', p.oid, 'EXECUTE')),
-          'PUBLIC may execute only the pure functions and the binding caller check');
+          'PUBLIC may execute only the pure signature and currency functions');
 
 -- What each role may do beyond what PUBLIC may.
 CREATE TEMP VIEW role_privs AS

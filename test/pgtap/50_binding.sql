@@ -8,7 +8,7 @@ BEGIN;
 \ir ../lib/shops/minimal.sql
 \set django_doc `cat test/lib/shops/django.json`
 \set minimal_doc `cat test/lib/shops/minimal.json`
-SELECT plan(301);
+SELECT plan(302);
 
 CREATE TEMP TABLE docs (name text PRIMARY KEY, doc jsonb NOT NULL);
 INSERT INTO docs VALUES ('django', :'django_doc'), ('minimal', :'minimal_doc');
@@ -84,10 +84,13 @@ SELECT is((SELECT array_agg(a ORDER BY n) FROM pg_proc p, unnest(p.proargnames[2
           ARRAY['code', 'role', 'logical', 'message', 'detail', 'hint']::text[],
           'binding_problems columns: code, role, logical, message, detail, hint');
 SELECT is((SELECT array_agg(f ORDER BY f) FROM unnest(ARRAY['bind_shop(jsonb)', 'unbind_shop()', 'binding_problems(jsonb)',
-                                                              'normalise_binding(jsonb)', 'builtin_binding()',
-                                                              'currency_exponent(text)']) f
+                                                              'normalise_binding(jsonb)', 'builtin_binding()']) f
            WHERE has_function_privilege('public', 'stripe_webhook.' || f, 'EXECUTE')),
           NULL, 'PUBLIC cannot execute the binding functions');
+-- currency_exponent is pure (no table, no setting) and runs inside the
+-- fulfilment's statements for whoever calls stripe_fulfill_session
+SELECT ok(has_function_privilege('public', 'stripe_webhook.currency_exponent(text)', 'EXECUTE'),
+          'PUBLIC may execute currency_exponent');
 SELECT ok(NOT has_table_privilege('public', 'stripe_webhook.binding', 'SELECT')
           AND NOT has_table_privilege('public', 'stripe_webhook.shop_binding', 'SELECT')
           AND NOT has_sequence_privilege('public', 'stripe_webhook.binding_version_seq', 'SELECT'),

@@ -61,10 +61,10 @@ def cursor_of(db, name):
 
 def wait_for(pred, timeout=20):
     """Poll pred() until it is true or the timeout passes; its last value."""
-    deadline = time.time() + timeout
+    deadline = time.monotonic() + timeout
     while True:
         value = pred()
-        if value or time.time() > deadline:
+        if value or time.monotonic() > deadline:
             return value
         time.sleep(0.1)
 

@@ -399,8 +399,8 @@ class Shop:
         for _attempt in range(5):
             port = free_port()
             proc = self.start(user, ["runserver", "127.0.0.1:%d" % port, "--noreload"], "runserver.log")
-            deadline = time.time() + 60
-            while time.time() < deadline and proc.poll() is None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
                 try:
                     socket.create_connection(("127.0.0.1", port), 0.2).close()
                     return proc, port
@@ -438,8 +438,8 @@ class Shop:
 
     def wait_signals(self, n, timeout=20):
         """Wait until at least n signal lines exist; the lines."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             got = self.signals()
             if len(got) >= n:
                 return got

@@ -179,7 +179,15 @@ class Listener:
     # -- the loop --------------------------------------------------------------
 
     def wait(self, timeout):
-        """Wait for a notification (or the timeout); drain them."""
+        """Wait for a notification (or the timeout); drain them.
+
+        A notification that arrived while the listener ran its own queries
+        is already in conn.notifies (psycopg2 reads it with the results),
+        not on the socket: look there first, or it would wait for nothing."""
+        self.conn.poll()
+        if self.conn.notifies:
+            del self.conn.notifies[:]
+            return True
         if select.select([self.conn], [], [], timeout) != ([], [], []):
             self.conn.poll()
             del self.conn.notifies[:]

@@ -128,7 +128,7 @@ def main(shop):
         "an unknown change word is refused (23514)")
     web.close()
 
-    listener = shop.start(shop.web, ["stripe_webhook_listen", "--name", "t72"], "listen.log")
+    listener = shop.start(shop.web, ["stripe_webhook_listen", "--name", "t72", "--rescan", "3600"], "listen.log")
     got = shop.wait_signals(1)
     is_([(g[0], g[1], g[2]) for g in got], [("order_created", str(cid), orders[0])],
         "the listener sends the change committed before it started, once")
@@ -172,7 +172,7 @@ def main(shop):
     g_ = add_change(db, orders[6], "order_cancelled", n=6)
     time.sleep(0.5)
     is_(len(shop.signals()), 4, "nothing is sent while the listener is down")
-    listener = shop.start(shop.web, ["stripe_webhook_listen", "--name", "t72"], "listen.log")
+    listener = shop.start(shop.web, ["stripe_webhook_listen", "--name", "t72", "--rescan", "3600"], "listen.log")
     got = shop.wait_signals(6)
     time.sleep(1)
     got = shop.signals()
@@ -182,7 +182,7 @@ def main(shop):
 
     # A receiver that raises: the change is sent again until it went through.
     fail_flag = os.path.join(shop.dir, "failed-once")
-    listener = shop.start(shop.web, ["stripe_webhook_listen", "--name", "t72"], "listen.log",
+    listener = shop.start(shop.web, ["stripe_webhook_listen", "--name", "t72", "--rescan", "3600"], "listen.log",
                           SW_SIGNAL_FAIL_ONCE=fail_flag)
     h = add_change(db, orders[7], n=7)
     got = shop.wait_signals(7)
@@ -206,6 +206,20 @@ def main(shop):
     shop.stop(listener)
     ok(listener.returncode == 0 and "change(s) sent" in shop.log("listen.log"), "SIGTERM stops the listener cleanly",
        shop.log("listen.log")[-2000:])
+
+    # A change committed while a (slow) receiver runs: its notification
+    # reaches the listener's connection during the listener's own queries;
+    # it is still sent at once, not at the next rescan (an hour here).
+    listener = shop.start(shop.web, ["stripe_webhook_listen", "--name", "t72", "--rescan", "3600"], "listen.log",
+                          SW_SIGNAL_SLEEP="1")
+    k = add_change(db, orders[10], n=10)
+    time.sleep(0.5)
+    l_ = add_change(db, orders[11], "order_cancelled", n=11)
+    got = shop.wait_signals(10, timeout=15)
+    is_([(x[0], x[2]) for x in got[8:]], [("order_created", orders[10]), ("order_cancelled", orders[11])],
+        "a change committed during a receiver is sent right after it (no rescan needed)")
+    shop.stop(listener)
+    j = l_
 
     # A new listener name catches up on the whole durable record.
     other_log = os.path.join(shop.dir, "other-signals.log")

@@ -179,8 +179,10 @@ class Migration(migrations.Migration):
 
 HOOKS_APPS = '''
 """Receivers of the stripe_webhook_django signals: one line per signal in
-the file named by SW_SIGNAL_LOG (the test reads it)."""
+the file named by SW_SIGNAL_LOG (the test reads it).  SW_SIGNAL_SLEEP makes
+each receiver slow; SW_SIGNAL_FAIL_ONCE makes the first call raise."""
 import os
+import time
 
 from django.apps import AppConfig
 
@@ -191,6 +193,9 @@ def record(signal_name):
         if fail and not os.path.exists(fail):
             open(fail, "w").close()
             raise RuntimeError("receiver failing once on purpose")
+        delay = float(os.environ.get("SW_SIGNAL_SLEEP") or 0)
+        if delay:
+            time.sleep(delay)
         path = os.environ.get("SW_SIGNAL_LOG")
         if path:
             line = "%s %s %s %s %s %s\\n" % (signal_name, change["id"], order.pk, stripe_event_id,

@@ -24,7 +24,7 @@ import time
 
 import psycopg2
 import psycopg2.extensions
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from .signals import BY_CHANGE
 
@@ -164,6 +164,12 @@ class Listener:
         except model.DoesNotExist:
             logger.warning("order change %s: order %s no longer exists, %s not sent", change_id, order_id, change)
             return
+        except DatabaseError as exc:
+            # Django's connection failed (server restarting...): try again later.
+            connections[self.config.database].close()
+            logger.warning("order change %s: cannot read order %s (%s); retrying", change_id, order_id,
+                           type(exc).__name__)
+            raise ReceiverFailed(str(exc)) from exc
         info = {"id": change_id, "change": change, "status": status, "checkout_session_id": session_id,
                 "created_at": created_at}
         try:

@@ -1207,3 +1207,33 @@ $$;
 REVOKE ALL ON PROCEDURE stripe_webhook.prune_events_batched(interval, integer, bigint) FROM PUBLIC;
 COMMENT ON PROCEDURE stripe_webhook.prune_events_batched(interval, integer, bigint) IS
     'As prune_events(), with a COMMIT after every batch (CALL it outside a transaction block; 2D000 inside one); returns the number deleted in "deleted". For pg_cron and large backlogs.';
+
+---------------------------------------------------------------------------
+-- Section: order changes for the shop's own code (listeners)
+---------------------------------------------------------------------------
+-- stripe_webhook.order_changes (in the shop section above) is the durable
+-- record of order state changes; its NOTIFY only wakes listeners up.  A
+-- listener (e.g. the Django app's `manage.py stripe_webhook_listen`) keeps
+-- its position here, so that after downtime it resumes exactly where it
+-- stopped.  Both survive pg_dump/restore; so does the identity sequence of
+-- order_changes, or a restored database would hand out ids again that
+-- listeners have already passed.
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_changes_id_seq', '');
+
+-- Where each named listener stands in order_changes: every change with
+-- id <= last_id has been handled (or never committed), and done_ids lists
+-- the ids above last_id handled already (a change can commit after one with
+-- a higher id).  A listener updates its row after each change it handled.
+-- Nothing is granted to PUBLIC: a listener's role gets SELECT, INSERT and
+-- UPDATE explicitly.
+CREATE TABLE stripe_webhook.order_change_cursors (
+    listener   text PRIMARY KEY
+               CONSTRAINT order_change_cursors_listener_check CHECK (listener <> ''),
+    last_id    bigint NOT NULL DEFAULT 0,
+    done_ids   bigint[] NOT NULL DEFAULT '{}',
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON TABLE stripe_webhook.order_change_cursors FROM PUBLIC;
+COMMENT ON TABLE stripe_webhook.order_change_cursors IS
+    'Position of each named listener in order_changes: ids <= last_id and the ids in done_ids are handled.';
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_change_cursors', '');

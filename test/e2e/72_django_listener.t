@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import djshop  # noqa: E402
 from djshop import connect, is_, ok, query, sqlstate_of  # noqa: E402
 
-INSERT_CHANGE = ("INSERT INTO stripe_webhook.order_changes (order_id, change, status, checkout_session_id, "
-                 "stripe_event_id) VALUES (%s, %s, %s, %s, %s) RETURNING id")
+INSERT_CHANGE = ("INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, "
+                 "checkout_session_id, stripe_event_id) VALUES ('public.shop_order', %s, %s, %s, %s, %s) RETURNING id")
 
 
 def new_order(db, user, cart, n):

@@ -7,7 +7,7 @@ SELECT plan(20);
 
 SELECT has_table('stripe_webhook', 'order_changes', 'order_changes exists');
 SELECT columns_are('stripe_webhook', 'order_changes',
-                   ARRAY['id', 'order_id', 'change', 'status', 'checkout_session_id', 'stripe_event_id', 'created_at'],
+                   ARRAY['id', 'order_table', 'order_id', 'change', 'status', 'checkout_session_id', 'stripe_event_id', 'created_at'],
                    'order_changes columns');
 SELECT has_table('stripe_webhook', 'order_change_cursors', 'order_change_cursors exists');
 SELECT columns_are('stripe_webhook', 'order_change_cursors', ARRAY['listener', 'last_id', 'done_ids', 'updated_at'],
@@ -38,19 +38,19 @@ SELECT ok(NOT has_function_privilege('sw_pgtap_nobody', 'stripe_webhook.order_ch
           'PUBLIC may not execute the trigger function');
 
 -- Constraints.
-SELECT throws_ok($$INSERT INTO stripe_webhook.order_changes (order_id, change, status, checkout_session_id)
-                   VALUES ('o1', 'order_shipped', 'shipped', 'cs_1')$$, '23514', NULL,
+SELECT throws_ok($$INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id)
+                   VALUES ('public.shop_order', 'o1', 'order_shipped', 'shipped', 'cs_1')$$, '23514', NULL,
                  'an unknown change word is refused (23514)');
-SELECT throws_ok($$INSERT INTO stripe_webhook.order_changes (id, order_id, change, status, checkout_session_id)
-                   VALUES (7, 'o1', 'order_created', 'confirmed', 'cs_1')$$, '428C9', NULL,
+SELECT throws_ok($$INSERT INTO stripe_webhook.order_changes (id, order_table, order_id, change, status, checkout_session_id)
+                   VALUES (7, 'public.shop_order', 'o1', 'order_created', 'confirmed', 'cs_1')$$, '428C9', NULL,
                  'ids are generated, never given (428C9)');
 SELECT throws_ok($$INSERT INTO stripe_webhook.order_change_cursors (listener) VALUES ('')$$, '23514', NULL,
                  'an empty listener name is refused (23514)');
 
 -- The trigger fires per row and the rows are as written.
-SELECT lives_ok($$INSERT INTO stripe_webhook.order_changes (order_id, change, status, checkout_session_id, stripe_event_id)
-                  VALUES ('o1', 'order_created', 'confirmed', 'cs_1', 'evt_1'),
-                         ('o2', 'order_needs_review', 'on_hold', 'cs_2', NULL)$$,
+SELECT lives_ok($$INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id, stripe_event_id)
+                  VALUES ('public.shop_order', 'o1', 'order_created', 'confirmed', 'cs_1', 'evt_1'),
+                         ('public.shop_order', 'o2', 'order_needs_review', 'on_hold', 'cs_2', NULL)$$,
                 'two changes inserted (the trigger runs for each)');
 SELECT results_eq($$SELECT order_id, change, stripe_event_id FROM stripe_webhook.order_changes ORDER BY id$$,
                   $$VALUES ('o1'::text, 'order_created'::text, 'evt_1'::text), ('o2', 'order_needs_review', NULL)$$,

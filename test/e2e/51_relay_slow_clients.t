@@ -63,7 +63,7 @@ R=$(cat "$WORK/headers.out")
 echo "# header trickle: $R"
 is "$(stat cut "$R") $(stat still_open "$R") $(stat answered "$R")" "8 0 0" \
     "header trickle: all 8 connections cut off, none answered"
-within "$(stat min_life "$R")" 2.5 3.0 && within "$(stat max_life "$R")" 3.0 4.3
+within "$(stat min_life "$R")" 2.9 4.3 && within "$(stat max_life "$R")" 2.9 4.3
 ok $? "header trickle: cut off 3 s after accept (+ at most one watchdog round), though never silent ($(stat min_life "$R")-$(stat max_life "$R") s)"
 
 "$PY" "$RELAY_CLIENT" slow "$PORT" 7.5 127.0.0.11 8 body >"$WORK/body.out" &
@@ -75,7 +75,7 @@ R=$(cat "$WORK/body.out")
 echo "# body trickle: $R"
 is "$(stat cut "$R") $(stat still_open "$R") $(stat answered "$R")" "8 0 0" \
     "body trickle: all 8 connections cut off, none answered"
-within "$(stat min_life "$R")" 4.5 5.0 && within "$(stat max_life "$R")" 5.0 6.3
+within "$(stat min_life "$R")" 4.9 6.3 && within "$(stat max_life "$R")" 4.9 6.3
 ok $? "body trickle: cut off 5 s after accept (--request-timeout), not at --timeout ($(stat min_life "$R")-$(stat max_life "$R") s)"
 
 is "$(shop_delta "$S0" "$(sw_shop_state "$DB")")" "$(one_delivery 2)" \

@@ -55,11 +55,11 @@ static const OptDef opts[] = {
 	{"pool-size", "RELAY_POOL_SIZE", "N", OPT_INT, FIELD(pool_size), 1, 1000, "4",
 	"database connections, opened at start and kept"},
 	{"max-connections", "RELAY_MAX_CONNECTIONS", "N", OPT_INT, FIELD(max_connections), 1, 10000, "256",
-	"most client connections (one thread each) at a time"},
+	"most client connections (one thread each) at a time; when\n        full, the oldest one still sending its request is cut off"},
 	{"max-body", "RELAY_MAX_BODY", "BYTES", OPT_SIZE, FIELD(max_body), 1, 1L << 30, "1m",
 	"largest request body (suffix k, m: KiB, MiB); larger: 413"},
 	{"timeout", "RELAY_TIMEOUT", "SECONDS", OPT_INT, FIELD(timeout), 1, 3600, "10",
-	"close a client idle this long; a body must arrive within it too"},
+	"close a client connection silent this long"},
 	{"pool-wait-ms", "RELAY_POOL_WAIT_MS", "MS", OPT_INT, FIELD(pool_wait_ms), 0, 600000, "2000",
 	"longest wait for a free database connection; then 503"},
 	{"statement-timeout-ms", "RELAY_STATEMENT_TIMEOUT_MS", "MS", OPT_INT, FIELD(statement_timeout_ms), 0, INT_MAX, "0",
@@ -111,7 +111,9 @@ Usage(FILE *out)
 			"Signals: SIGTERM or SIGINT stop accepting connections, finish the\n"
 			"requests in flight, close the database connections and exit 0.\n"
 			"Log: one line per request on stderr (time, method, path, status,\n"
-			"event id, latency); never the body, the signature or a secret.\n");
+			"event id, latency); never the body, the signature or a secret.\n"
+			"Lines about refused or cut-off requests and connections: at most one\n"
+			"per reason per second, the rest counted (\"N similar lines suppressed\").\n");
 }
 
 /*
@@ -373,4 +375,11 @@ ConfigLoad(RelayConfig *cfg, int argc, char **argv)
 
 	ParseListen(cfg, cfg->listen);
 	ParseAllowFrom(cfg);
+
+	/* bodies over 64 KiB may use 3/4 of the budget: one must fit */
+	if (cfg->max_body > 64 * 1024 && cfg->max_body + 1 > cfg->max_body_total - cfg->max_body_total / 4)
+	{
+		snprintf(source, sizeof(source), "%zu", cfg->max_body_total);
+		Die("--max-body-total", source, "too small: three quarters of it must hold one body of --max-body");
+	}
 }

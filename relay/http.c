@@ -742,12 +742,15 @@ RequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /*
  * MhdLogger
- *		Route libmicrohttpd's own error messages into our log format.
+ *		Route libmicrohttpd's own error messages into our log format.  Most
+ *		are about what a client did (closed early, sent garbage), so they
+ *		are rate-limited like the relay's refusals, per message.
  */
 static void
 MhdLogger(void *cls, const char *fmt, va_list ap)
 {
 	char		msg[512];
+	char		key[64];
 	size_t		n;
 
 	(void) cls;
@@ -755,7 +758,8 @@ MhdLogger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	LogLine("libmicrohttpd: %s", msg);
+	snprintf(key, sizeof(key), "libmicrohttpd %s", fmt);
+	LogLimited(key, "libmicrohttpd: %s", msg);
 }
 
 /*

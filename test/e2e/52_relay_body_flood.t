@@ -55,7 +55,7 @@ is "$RETRY" "${N503:-x}" "every 503 carries Retry-After"
 ok $? "relay RSS stays under 64 MB during the flood ($((PEAK / 1024)) MB)"
 is "$(shop_delta "$S0" "$(sw_shop_state "$DB")")" "$(one_delivery 1 "${N400:-0}")" \
     "one delivery written; the bodies taken were rejected by the handler and counted; nothing else"
-like "$(cat "$WORK/flood.log")" 'POST /api/payments/stripe_webhook/ 503 - [0-9.]+ms \(too many request bodies in flight\) from 127\.0\.0\.1' \
+log_has "$WORK/flood.log" 'POST /api/payments/stripe_webhook/ 503 - [0-9.]+ms \(too many request bodies in flight\) from 127\.0\.0\.1' \
     "log: the refusal, with its reason"
 L503=$(grep -c '(too many request bodies in flight)' "$WORK/flood.log")
 [ "$L503" -lt "${N503:-0}" ]

@@ -130,11 +130,10 @@ is "$(q "SELECT (SELECT count(*) FROM stripe_webhook.events WHERE session_id IN 
     "neither the front nor the smuggled delivery was processed"
 like "$(relay_deliver front)" '^200 .*order created' "the front delivery, sent plainly: 200"
 
-LOG=$(cat "$WORK/framing.log")
-like "$LOG" '400 - [0-9.]+ms \(both Content-Length and Transfer-Encoding\) from 127\.0\.0\.1' "log: CL + TE, with the reason"
-like "$LOG" '\(malformed request head \(NUL byte, bare LF or folded line\)\)|similar lines suppressed: 400 malformed' "log: the NUL byte"
-like "$LOG" '\(more than one Stripe-Signature header\)' "log: two signatures"
-like "$LOG" '\(HTTP/1\.1 request without Host\)' "log: no Host"
+log_has "$WORK/framing.log" '400 - [0-9.]+ms \(both Content-Length and Transfer-Encoding\) from 127\.0\.0\.1' "log: CL + TE, with the reason"
+log_has "$WORK/framing.log" '\(malformed request head \(NUL byte, bare LF or folded line\)\)|similar lines suppressed: 400 malformed' "log: the NUL byte"
+log_has "$WORK/framing.log" '\(more than one Stripe-Signature header\)' "log: two signatures"
+log_has "$WORK/framing.log" '\(HTTP/1\.1 request without Host\)' "log: no Host"
 relay_stop
 is "$STOP_RC" 0 "relay exits 0"
 

@@ -26,6 +26,9 @@
 #                                counted, UNSENT more events made but never
 #                                processed (default 0)
 #   relay_rss                    the relay's resident set size, kB
+#   log_has FILE REGEX WHAT      a TAP test: FILE has a line matching REGEX
+#                                (grep on the file: tap.sh's like() would
+#                                pipe a large log into grep -q)
 
 PY=/usr/bin/python3
 RELAY_CLIENT=$SW_ROOT/test/lib/relay_client.py
@@ -122,4 +125,9 @@ one_delivery() {
 
 relay_rss() {
     awk '/^VmRSS:/ {print $2}' "/proc/$RELAY_PID/status"
+}
+
+log_has() {
+    grep -qE -- "$2" "$1"
+    ok $? "$3" "no line of $(basename "$1") matches /$2/"
 }

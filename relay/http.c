@@ -22,7 +22,8 @@
  * Paths are matched on the raw request target, as sent: any percent-sign
  * (an encoded slash, NUL, anything) is 404, never decoded into a match.
  *
- * What is refused before the database is asked (400 unless said otherwise;
+ * What is refused before the database is asked (framing.c has the checks of
+ * the head; 400 unless said otherwise;
  * the framing refusals also close the connection, so that bytes after the
  * headers are never read as another request):
  *	  - a header block whose size does not add up to the headers parsed from
@@ -48,17 +49,16 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "../src/retryable.h"
+#include "framing.h"
 #include "guard.h"
 #include "http.h"
 #include "log.h"
@@ -106,62 +106,6 @@ static struct
 								 * (atomic; srv.lock only to wait for 0) */
 	bool		stopping;		/* answer with Connection: close */
 } srv = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
-
-/*
- * Utf8Problem
- *		NULL if s[0..len) is valid UTF-8 without NUL bytes, else what is
- *		wrong.  Same rules as PostgreSQL: no overlong forms, no surrogates,
- *		nothing above U+10FFFF.
- */
-const char *
-Utf8Problem(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *) s;
-	const unsigned char *end = p + len;
-
-	while (p < end)
-	{
-		unsigned char c = *p;
-		int			n;
-		unsigned char lo = 0x80,
-					hi = 0xBF;
-
-		if (c == 0)
-			return "contains a NUL byte";
-		if (c < 0x80)
-		{
-			p++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF)
-			n = 1;
-		else if (c >= 0xE0 && c <= 0xEF)
-		{
-			n = 2;
-			if (c == 0xE0)
-				lo = 0xA0;		/* overlong */
-			else if (c == 0xED)
-				hi = 0x9F;		/* surrogates */
-		}
-		else if (c >= 0xF0 && c <= 0xF4)
-		{
-			n = 3;
-			if (c == 0xF0)
-				lo = 0x90;		/* overlong */
-			else if (c == 0xF4)
-				hi = 0x8F;		/* above U+10FFFF */
-		}
-		else
-			return "is not valid UTF-8";
-		if (end - p <= n || p[1] < lo || p[1] > hi)
-			return "is not valid UTF-8";
-		for (int i = 2; i <= n; i++)
-			if (p[i] < 0x80 || p[i] > 0xBF)
-				return "is not valid UTF-8";
-		p += n + 1;
-	}
-	return NULL;
-}
 
 /*
  * Sanitise
@@ -349,120 +293,6 @@ ElapsedSeconds(const Request *req)
 	return (now.tv_sec - req->start.tv_sec) + (now.tv_nsec - req->start.tv_nsec) / 1e9;
 }
 
-/* What ScanHeader learns from the request's headers */
-typedef struct HeaderScan
-{
-	size_t		bytes;			/* the header lines as they were sent */
-	bool		odd;			/* a value not right after its name */
-	bool		control;		/* a CR or other control byte in a value */
-	int			host;
-	int			content_length;
-	int			transfer_encoding;
-	int			signature;
-	const char *te;				/* Transfer-Encoding value */
-} HeaderScan;
-
-/*
- * NameIs
- *		True if the header name key[0..key_size) is name, ignoring case.
- */
-static bool
-NameIs(const char *key, size_t key_size, const char *name)
-{
-	return key_size == strlen(name) && strncasecmp(key, name, key_size) == 0;
-}
-
-/*
- * ScanHeader
- *		libmicrohttpd header iterator: add up one header line ("Name:",
- *		the whitespace libmicrohttpd skipped, the value, CRLF) and count the
- *		headers that matter for framing.
- */
-static enum MHD_Result
-ScanHeader(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-		   const char *value, size_t value_size)
-{
-	HeaderScan *scan = cls;
-	uintptr_t	after = (uintptr_t) key + key_size + 1;
-	size_t		i;
-
-	(void) kind;
-	if ((uintptr_t) value < after || (uintptr_t) value - after > 256)
-		scan->odd = true;		/* not where a single line puts it */
-	else
-		scan->bytes += key_size + 1 + ((uintptr_t) value - after) + value_size + 2;
-	for (i = 0; i < value_size; i++)
-		if (((unsigned char) value[i] < 0x20 && value[i] != '\t') || value[i] == 0x7f)
-			scan->control = true;
-	if (NameIs(key, key_size, MHD_HTTP_HEADER_HOST))
-		scan->host++;
-	else if (NameIs(key, key_size, MHD_HTTP_HEADER_CONTENT_LENGTH))
-		scan->content_length++;
-	else if (NameIs(key, key_size, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-	{
-		scan->transfer_encoding++;
-		scan->te = value;
-	}
-	else if (NameIs(key, key_size, "Stripe-Signature"))
-		scan->signature++;
-	return MHD_YES;
-}
-
-/*
- * FramingProblem
- *		NULL if the request's head is one this relay can frame without
- *		doubt, else why not (the answer is 400 and the connection closed).
- *
- * libmicrohttpd 0.9 keeps header values as C strings: a NUL byte cuts a
- * value short and the rest of the line is dropped unseen; it also accepts
- * bare LF line ends and folded lines.  So the head is checked whole: its
- * size as received must equal the request line plus every parsed header
- * line, CRLF-terminated, and nothing else.
- */
-static const char *
-FramingProblem(struct MHD_Connection *conn, Request *req, const char *method,
-			   const char *version, HeaderScan *scan)
-{
-	const union MHD_ConnectionInfo *info;
-	size_t		expected;
-
-	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, ScanHeader, scan);
-	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	expected = strlen(method) + 1 + strlen(req->raw_uri) + 1 + strlen(version) + 2 +
-		scan->bytes + 2;
-	if (scan->odd || info == NULL || info->header_size != expected)
-		return "malformed request head (NUL byte, bare LF or folded line)";
-	if (scan->control)
-		return "control character in a header value";
-	if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && scan->host == 0)
-		return "HTTP/1.1 request without Host";
-	if (scan->host > 1)
-		return "more than one Host header";
-	if (scan->content_length > 0 && scan->transfer_encoding > 0)
-		return "both Content-Length and Transfer-Encoding";
-	if (scan->content_length > 1)
-		return "more than one Content-Length header";
-	if (scan->transfer_encoding > 1 ||
-		(scan->transfer_encoding == 1 && strcasecmp(scan->te, "chunked") != 0))
-		return "Transfer-Encoding other than chunked";
-	return NULL;
-}
-
-/*
- * RawPathIs
- *		True if the request target as sent, without its query, is exactly
- *		path.  Any percent-encoding is no match: "%2F", "%00" and the like are
- *		never decoded into the webhook's path.
- */
-static bool
-RawPathIs(const Request *req, const char *path)
-{
-	size_t		len = strcspn(req->raw_uri, "?");
-
-	return memchr(req->raw_uri, '%', len) == NULL &&
-		len == strlen(path) && strncmp(req->raw_uri, path, len) == 0;
-}
-
 /*
  * StartRequest
  *		First callback of a request (headers only): check its framing,
@@ -477,12 +307,12 @@ StartRequest(struct MHD_Connection *conn, Request *req, const char *method,
 	HeaderScan	scan = {0};
 	const char *clen;
 
-	if ((req->note = FramingProblem(conn, req, method, version, &scan)) != NULL)
+	if ((req->note = FramingProblem(conn, method, req->raw_uri, version, &scan)) != NULL)
 	{
 		req->close = true;
 		return RespondMessage(conn, req, MHD_HTTP_BAD_REQUEST, req->note, NULL);
 	}
-	if (RawPathIs(req, WEBHOOK_PATH))
+	if (RawPathIs(req->raw_uri, WEBHOOK_PATH))
 	{
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 		{
@@ -526,7 +356,7 @@ StartRequest(struct MHD_Connection *conn, Request *req, const char *method,
 		req->route = ROUTE_WEBHOOK;
 		return MHD_YES;
 	}
-	if (RawPathIs(req, HEALTH_PATH))
+	if (RawPathIs(req->raw_uri, HEALTH_PATH))
 	{
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		{

@@ -11,12 +11,13 @@
 #     connections, 64 per address): the oldest slow connections are evicted
 #     to make room, so a delivery arriving meanwhile is served;
 #   - a 65th connection from one address is refused (--max-connections-per-ip);
+#   - silent connections closed by --timeout are logged too;
 #   - --allow-from: a client outside the list is refused, one inside served.
 #
 # In the middle of each attack a valid signed delivery gets 200 and makes its
 # order; afterwards the shop shows exactly those deliveries and nothing else.
 # Each cut-off or refusal leaves a log line, rate-limited per reason.
-# On the runner's cluster (a fresh database, dropped afterwards); about 40 s.
+# On the runner's cluster (a fresh database, dropped afterwards); about 45 s.
 set -uo pipefail
 SW_ROOT=${SW_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 : "${SW_BINDIR:?run me from test/run.sh}"
@@ -133,6 +134,23 @@ wait "$ATTACK"
 is "$(shop_delta "$S0" "$(sw_shop_state "$DB")")" "$(one_delivery 1 0 1)" "per-address cap: one delivery written, nothing else"
 log_has "$WORK/crowd.log" 'connection from 127\.0\.0\.30 refused: it has 64 connections open \(--max-connections-per-ip\)' \
     "log: the refusal, with the address"
+relay_stop
+is "$STOP_RC" 0 "relay exits 0"
+
+# --- silent connections: libmicrohttpd's --timeout, logged too ------------------------------
+
+relay_start idle.log --timeout 2 --header-timeout 10
+ok $? "relay starts with --timeout 2 --header-timeout 10"
+S0=$(sw_shop_state "$DB")
+"$PY" "$RELAY_CLIENT" hold "$PORT" 127.0.0.12 4 4 >"$WORK/idle.out" &
+ATTACK=$!
+sleep 1
+relay_valid_delivery "4 silent connections"
+wait "$ATTACK"
+is "$(head -1 "$WORK/idle.out")" "accepted=4 refused=0" "4 silent connections accepted"
+is "$(shop_delta "$S0" "$(sw_shop_state "$DB")")" "$(one_delivery 1)" "silent connections: one delivery written, nothing else"
+log_has "$WORK/idle.log" 'connection from 127\.0\.0\.12 closed: silent for 2s \(--timeout\)' \
+    "log: a silent connection closed by --timeout, with the address"
 relay_stop
 is "$STOP_RC" 0 "relay exits 0"
 

@@ -70,6 +70,8 @@ static struct
 	pthread_t	watchdog;
 	bool		running;
 	size_t		body_bytes;		/* body budget in use (atomic) */
+	char		header_reason[96];	/* why a header deadline cut one off */
+	char		request_reason[96]; /* why a request deadline did */
 } guard = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /*
@@ -319,14 +321,7 @@ GuardClientAddress(struct MHD_Connection *conn, char *buf, size_t size)
 static void *
 Watchdog(void *arg)
 {
-	char		headers[96];
-	char		request[96];
-
 	(void) arg;
-	snprintf(headers, sizeof(headers), "request line and headers not received within %ds (--header-timeout)",
-			 guard.cfg->header_timeout);
-	snprintf(request, sizeof(request), "request not received within %ds (--request-timeout)",
-			 guard.cfg->request_timeout);
 	pthread_mutex_lock(&guard.lock);
 	while (!guard.stop)
 	{
@@ -341,9 +336,9 @@ Watchdog(void *arg)
 				continue;
 			age = SecondsSince(&c->since);
 			if (c->phase == PHASE_HEADERS && age >= guard.cfg->header_timeout)
-				CutLocked(c, headers, "header timeout");
+				CutLocked(c, guard.header_reason, "header timeout");
 			else if (age >= guard.cfg->request_timeout)
-				CutLocked(c, request, "request timeout");
+				CutLocked(c, guard.request_reason, "request timeout");
 		}
 		pthread_mutex_unlock(&guard.lock);
 		LogFlushSuppressed();
@@ -371,6 +366,11 @@ bool
 GuardStart(const RelayConfig *cfg)
 {
 	guard.cfg = cfg;
+	snprintf(guard.header_reason, sizeof(guard.header_reason),
+			 "request line and headers not received within %ds (--header-timeout)",
+			 cfg->header_timeout);
+	snprintf(guard.request_reason, sizeof(guard.request_reason),
+			 "request not received within %ds (--request-timeout)", cfg->request_timeout);
 	pthread_cond_init(&guard.wake, NULL);
 	guard.stop = false;
 	guard.running = pthread_create(&guard.watchdog, NULL, Watchdog, NULL) == 0;

@@ -419,6 +419,24 @@ test_verify(void)
 	ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_MISMATCH, "upper-case hex does not match");
 	snprintf(header, sizeof(header), "t=1700000000,v1=%.63s", sig);
 	ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_MISMATCH, "truncated signature");
+	/* one lower-case hex digit changed: all 64 digits are compared */
+	for (i = 0; i < 3; i++)
+	{
+		static const int positions[] = {STRIPE_SIG_HEX_LEN - 1, STRIPE_SIG_HEX_LEN / 2, 0};
+		static const char *const names[] = {"last", "middle (33rd)", "first"};
+		char		changed[STRIPE_SIG_HEX_LEN + 1];
+		int			pos = positions[i];
+
+		memcpy(changed, sig, sizeof(changed));
+		changed[pos] = changed[pos] == '0' ? '1' : '0';
+		snprintf(header, sizeof(header), "t=1700000000,v1=%s", changed);
+		ok(strlen(changed) == STRIPE_SIG_HEX_LEN && strspn(changed, "0123456789abcdef") == STRIPE_SIG_HEX_LEN &&
+		   verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_MISMATCH,
+		   "signature with its %s hex digit changed (64 lower-case digits) does not match", names[i]);
+		snprintf(header, sizeof(header), "t=1700000000,v1=%s,v1=%s", changed, sig);
+		ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_OK,
+		   "... and the valid signature after it still matches (%s digit)", names[i]);
+	}
 	snprintf(header, sizeof(header), "t=1700000000,v1=%s,v1=", sig);
 	ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_BAD_HEADER,
 	   "empty v1 rejects the header even with a valid one");

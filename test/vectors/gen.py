@@ -46,6 +46,11 @@ def sign(secret, tstr, payload):
     return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
 
 
+def other_digit(sig, i):
+    """sig with its hex digit i replaced by another lower-case hex digit."""
+    return sig[:i] + ("0" if sig[i] != "0" else "1") + sig[i + 1:]
+
+
 def blank(secret):
     """stripe-node's isBlankWebhookSecret."""
     return all(c in " \t\r\n\f\v" for c in secret)
@@ -330,6 +335,11 @@ def add_v1(cs):
     v("mixed_case_hex", ["v1=" + good[:32] + good[32:].upper()])
     v("uppercase_then_valid", ["v1=" + good.upper(), "v1=" + good])
     v("truncated_63", ["v1=" + good[:63]])
+    # one lower-case hex digit changed: every digit is compared, not a prefix
+    v("last_digit_changed", ["v1=" + other_digit(good, 63)])
+    v("middle_digit_changed", ["v1=" + other_digit(good, 32)])
+    v("first_digit_changed", ["v1=" + other_digit(good, 0)])
+    v("last_digit_changed_then_valid", ["v1=" + other_digit(good, 63), "v1=" + good])
     v("extended_65", ["v1=" + good + "0"])
     v("empty_v1_only", ["v1="], reason=BAD_HEADER)
     v("empty_then_valid", ["v1=", "v1=" + good], reason=BAD_HEADER)

@@ -11,6 +11,13 @@
 --   pg_temp.sess(base, id, user_id, cart)  base session with id and metadata replaced
 --   pg_temp.shop_state()                   one text summarising every shop table,
 --                                          to assert that nothing was written
+--   pg_temp.order_status(order_id)         the order's status
+--   pg_temp.every_table()                  every ordinary table of the database
+--                                          (outside the catalogs and temp schemas):
+--                                          row count and a digest of each row's
+--                                          ctid and content, so that any write, even
+--                                          one that leaves the values as they were,
+--                                          changes it
 
 \set paid `cat test/fixtures/checkout_session.completed.paid.json`
 \set unpaid `cat test/fixtures/checkout_session.completed.unpaid_async.json`
@@ -70,4 +77,34 @@ LANGUAGE sql AS $$
         'sessions=' || (SELECT pg_catalog.count(*) FROM stripe_webhook.checkout_sessions),
         'order_rows=' || (SELECT pg_catalog.md5(COALESCE(pg_catalog.string_agg(o::text, ',' ORDER BY o.id), ''))
                           FROM stripe_webhook.orders o))
+$$;
+
+CREATE FUNCTION pg_temp.order_status(p_order uuid) RETURNS text
+LANGUAGE sql AS $$
+    SELECT o.status FROM stripe_webhook.orders o WHERE o.id = p_order
+$$;
+
+CREATE FUNCTION pg_temp.every_table() RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t regclass;
+    d text;
+    result jsonb := '{}';
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind = 'r'
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname !~ '^pg_(toast_)?temp_'
+         ORDER BY 1::text
+    LOOP
+        EXECUTE pg_catalog.format(
+            'SELECT pg_catalog.count(*) || '' rows '' || pg_catalog.md5(COALESCE(pg_catalog.string_agg('
+            '    x.ctid::text || '':'' || x::text, '','' ORDER BY x.ctid), '''')) FROM %s x', t)
+            INTO d;
+        result := result || pg_catalog.jsonb_build_object(t::text, d);
+    END LOOP;
+    RETURN result;
+END
 $$;

@@ -2,9 +2,9 @@
 # test/e2e/20_fulfil_log.t: the per-step fulfilment log.  Steps are logged at
 # stripe_webhook.log_level (each of its nine values: the client sees the step
 # with that level's prefix, and not one level up), every review flag is a
-# WARNING, and neither the
-# client nor the server log ever shows the session payload (customer data),
-# even when the caller passes it as a literal in the statement.
+# WARNING, and neither the client nor the server log ever shows the session
+# payload (customer data), even when the caller passes it as a literal in the
+# statement.
 #
 # Runs in its own database on the runner's cluster; reads the server log
 # when SW_PGLOG is set (test/run.sh exports it).

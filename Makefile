@@ -61,3 +61,7 @@ install-relay: relay
 	$(MAKE) -C relay install PG_CONFIG=$(PG_CONFIG)
 clean-relay:
 	$(MAKE) -C relay clean
+
+# PGXS tracks no header dependencies unless PostgreSQL was configured with
+# --enable-depend: rebuild every object when a header changes.
+$(OBJS): $(wildcard src/*.h)

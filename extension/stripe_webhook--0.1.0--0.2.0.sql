@@ -6,7 +6,7 @@
 \echo Use "ALTER EXTENSION stripe_webhook UPDATE TO '0.2.0'" to load this file. \quit
 
 ---------------------------------------------------------------------------
--- Section: shop schema and fulfilment (issue 3)
+-- Section: shop schema and fulfilment
 ---------------------------------------------------------------------------
 -- The shop's catalogue, carts and orders.  Table and column names are a
 -- public contract (relays, tools and users rely on them).  Money is in the
@@ -166,7 +166,7 @@ COMMENT ON FUNCTION stripe_webhook.stripe_apply_session_event(text, jsonb) IS
     'Apply one checkout.session.* event (completed, async_payment_succeeded, async_payment_failed, expired) to orders, carts and stock; returns {"order_id", "message"}.';
 
 ---------------------------------------------------------------------------
--- Section: webhook handler, signing secrets, event inbox (issue 4)
+-- Section: webhook handler, signing secrets, event inbox
 ---------------------------------------------------------------------------
 
 -- Signing secrets.  One row per Stripe webhook endpoint secret ("whsec_...").

@@ -9,7 +9,7 @@
 -- created and granted explicitly where callers need it.
 
 ---------------------------------------------------------------------------
--- Section: signatures (issue 2)
+-- Section: signatures
 ---------------------------------------------------------------------------
 -- Stripe-Signature verification in C (src/signature.c, src/stripe_sig.c).
 -- Every function here is a pure function of its arguments (no table access,

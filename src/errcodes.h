@@ -5,7 +5,7 @@
  *
  * Class "SW" is ours (implementation-defined classes start with I-Z).  Each
  * distinct failure a caller may want to tell apart has its own code; the
- * README's troubleshooting table lists them.  Codes that must never reach a
+ * README's SQLSTATE table lists them.  Codes that must never reach a
  * PostgREST caller (40001, 40P01) are not used for application errors.
  *
  *-------------------------------------------------------------------------
@@ -33,5 +33,9 @@
 #define ERRCODE_SW_EVENT_INVALID		MAKE_SQLSTATE('S','W','3','0','1')	/* body is not a Stripe event */
 #define ERRCODE_SW_NO_SECRET			MAKE_SQLSTATE('S','W','3','0','2')	/* no active signing secret */
 #define ERRCODE_SW_EVENT_NOT_FOUND		MAKE_SQLSTATE('S','W','3','0','3')	/* stripe_replay_event: unknown id */
+
+/* shop binding */
+#define ERRCODE_SW_BINDING_INVALID		MAKE_SQLSTATE('S','W','4','0','1')	/* bind_shop: the document does not fit */
+#define ERRCODE_SW_BINDING_STALE		MAKE_SQLSTATE('S','W','4','0','2')	/* a bound table changed after binding */
 
 #endif							/* STRIPE_WEBHOOK_ERRCODES_H */

@@ -2,57 +2,61 @@
  *
  * fulfil.c
  *		stripe_fulfill_session(): turn a completed Checkout Session into an
- *		order, exactly once, inside the caller's transaction.
+ *		order in the shop's tables, exactly once, inside the caller's
+ *		transaction; and the start every checkout.session.* event shares.
  *
- * The whole path is three statements over SPI, each a plan prepared once
- * per backend and kept (SPI_prepare + SPI_keepplan):
+ * A completed session takes three steps, each one statement generated from
+ * the shop binding (shop_sql.c) and kept:
  *
- *	  1. lock the cart row (FOR NO KEY UPDATE): every fulfilment, cancellation and
- *		 failure record of a session serialises on its cart;
- *	  2. in a fresh snapshot (so it sees whatever the previous holder of the
- *		 cart lock committed): the session's existing order, a recorded
- *		 expiry or failure, and the cart's lines, locking their products in
- *		 ascending id order;
- *	  3. one data-modifying statement: insert the order, its items and the
- *		 stock taken (set-based, from arrays), lock the cart and create the
- *		 user's new active cart when there is none.
+ *	  read	 lock the cart row (FOR NO KEY UPDATE); then, in a fresh snapshot
+ *			 (so it sees whatever the previous holder of the cart lock
+ *			 committed): the session's existing order, a recorded expiry or
+ *			 failure, and the cart's lines summed per product, locking the
+ *			 products in ascending id order;
+ *	  decide in C, no SQL: what to take from stock, whether the order needs
+ *			 review and why, the money check;
+ *	  write	 one data-modifying statement: the order, its items, the stock
+ *			 taken, the cart locked, the user's new active cart, the
+ *			 session's record and the order's change notices.
  *
- * Exactly once: every event of a session locks the session's cart first,
- * and step 2 runs in a snapshot taken after that lock, so a second delivery
- * (concurrent or not) finds the first one's order and returns it.  The
- * unique index on orders.checkout_session_id is the backstop: only payloads
- * that name different carts for one session (never sent by Stripe) could
- * reach it, and they get a unique_violation instead of a second order.
- *
- * The decisions between 2 and 3 (what to take from stock, whether the order
- * needs review and why, the money check) are made here in C.  Rare paths
- * (already processed, unknown or empty cart) cost one more lookup.
+ * Exactly once: every event of a session takes the user's lock and the
+ * session's cart first, and the read runs in a snapshot taken after them,
+ * so a second delivery (concurrent or not) finds the first one's order and
+ * returns it.  The session's row in stripe_webhook.checkout_sessions is the
+ * backstop: the write claims it for one order only.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
-#include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
+#include "binding.h"
 #include "errcodes.h"
 #include "fulfil.h"
 #include "fulfil_int.h"
 #include "session.h"
+#include "shop_sql.h"
+#include "spi_util.h"
 #include "stripe_webhook.h"
 
-/* Most reasons one order can be flagged for (see Review) */
+/* Advisory lock class of the per-user locks ("swus") */
+#define USER_LOCK_CLASS	0x73777573
+
+/* Most reasons one order can be flagged for */
 #define MAX_REVIEW_REASONS 4
 
-/* Why an order needs review: one WARNING each, joined into review_reason */
+/* Why an order needs review: one WARNING each, joined into the reason */
 typedef struct Review
 {
 	int			n;
@@ -60,262 +64,208 @@ typedef struct Review
 	const char *hint[MAX_REVIEW_REASONS];
 } Review;
 
-static SPIPlanPtr lock_cart_plan = NULL;
-static SPIPlanPtr lookup_order_plan = NULL;
-static SPIPlanPtr cart_lines_plan = NULL;
-static SPIPlanPtr write_order_plan = NULL;
-
-static const char *lock_cart_sql =
-"SELECT user_id, locked, checkout_session_id"
-"  FROM stripe_webhook.carts WHERE id = $1 FOR NO KEY UPDATE";
-
-static const char *lookup_order_sql =
-"SELECT id FROM stripe_webhook.orders WHERE checkout_session_id = $1";
-
-/*
- * ORDER BY under a row lock: rows are sorted first, then locked in order.
- * NO KEY UPDATE (we change stock, not keys) does not block other
- * transactions' foreign key checks, e.g. a customer adding the product to a
- * cart, but does serialise fulfilments.
- */
-static const char *cart_lines_sql =
-"SELECT ci.product_id, ci.quantity, p.price_amount, p.currency, p.stock,"
-"       (SELECT o.id FROM stripe_webhook.orders o"
-"         WHERE o.checkout_session_id = $2) AS existing_order,"
-"       (SELECT cs.outcome FROM stripe_webhook.checkout_sessions cs"
-"         WHERE cs.id = $2) AS recorded"
-"  FROM stripe_webhook.cart_items ci"
-"  JOIN stripe_webhook.products p ON p.id = ci.product_id"
-" WHERE ci.cart_id = $1"
-" ORDER BY p.id"
-"   FOR NO KEY UPDATE OF p";
-
-/*
- * $1 user, $2 cart, $3 session, $4 payment intent, $5 status, $6 payment
- * status, $7 currency, $8 subtotal, $9 total, $10 email, $11-$17 shipping,
- * $18 review reason, $19-$23 item arrays (product, quantity, unit amount,
- * shortfall, stock taken), $24 whether the order consumes the cart.
- */
-static const char *write_order_sql =
-"WITH o AS ("
-"  INSERT INTO stripe_webhook.orders"
-"    (user_id, cart_id, checkout_session_id, payment_intent_id, status,"
-"     payment_status, currency, amount_subtotal, amount_total, customer_email,"
-"     shipping_name, shipping_line1, shipping_line2, shipping_city,"
-"     shipping_state, shipping_postal_code, shipping_country, review_reason)"
-"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-"          $11, $12, $13, $14, $15, $16, $17, $18)"
-"  RETURNING id"
-"), i AS ("
-"  INSERT INTO stripe_webhook.order_items"
-"    (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)"
-"  SELECT o.id, u.product_id, u.quantity, u.unit_amount, u.shortfall, u.taken"
-"    FROM o, ROWS FROM (pg_catalog.unnest($19), pg_catalog.unnest($20),"
-"                       pg_catalog.unnest($21), pg_catalog.unnest($22),"
-"                       pg_catalog.unnest($23))"
-"         AS u(product_id, quantity, unit_amount, shortfall, taken)"
-"), s AS ("
-"  UPDATE stripe_webhook.products p SET stock = p.stock - u.taken"
-"    FROM o, ROWS FROM (pg_catalog.unnest($19), pg_catalog.unnest($23))"
-"         AS u(product_id, taken)"
-"   WHERE p.id = u.product_id AND u.taken > 0"
-"), c AS ("
-"  UPDATE stripe_webhook.carts"
-"     SET locked = true,"
-"         locked_at = COALESCE(locked_at, pg_catalog.now()),"
-"         checkout_session_id = $3"
-"    FROM o"
-"   WHERE carts.id = $2 AND $24"
-"  RETURNING carts.id"
-"), n AS ("
-"  INSERT INTO stripe_webhook.carts (user_id)"
-"  SELECT $1 FROM c"
-"  ON CONFLICT (user_id) WHERE NOT locked DO NOTHING"
-"  RETURNING id"
-")"
-"SELECT o.id, (SELECT n.id FROM n) AS new_cart FROM o";
-
-/*
- * FulfilPlan
- *		Return the plan cached in *cache, preparing and keeping it on first
- *		use.  Kept plans survive the transaction; the plan cache revalidates
- *		them when the tables change (e.g. after ANALYZE).  Every statement
- *		here is a key lookup or a set-based write whose best plan does not
- *		depend on the parameter values, so the generic plan is used from the
- *		first call on instead of planning five custom plans first.
- */
-SPIPlanPtr
-FulfilPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+/* One cart line, summed per product, as read and as decided */
+typedef struct CartLine
 {
-	if (*cache == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
-											  CURSOR_OPT_GENERIC_PLAN);
+	char	   *product;		/* text form of the product id */
+	int64		quantity;
+	int64		unit_amount;	/* minor units */
+	char	   *currency;
+	int64		stock;
+	int64		taken;			/* decided: taken from stock */
+	int64		shortfall;		/* decided: missing */
+} CartLine;
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*cache = plan;
-	}
-	return *cache;
+/* What the read step found */
+typedef struct CartRead
+{
+	int			n;
+	CartLine   *lines;
+	char	   *existing_order; /* the session's order, or NULL */
+	char	   *recorded;		/* expired / payment_failed, or NULL */
+} CartRead;
+
+/* What the decide step chose */
+typedef struct OrderDecision
+{
+	bool		take_stock;		/* the order takes stock and its cart */
+	OrderState	state;
+	Review		review;
+	char	   *reason;			/* the reasons joined, or NULL */
+	int			nshort;			/* lines short of stock */
+} OrderDecision;
+
+/*
+ * KeyError
+ *		SW203: a metadata id does not fit the bound key column.
+ */
+static void
+KeyError(SessionEvent *ev, ShopField f, const char *key, const char *value)
+{
+	const BoundColumn *col = &ev->b->field[f];
+	const char *expected;
+
+	if (col->tc == TC_INT)
+		expected = psprintf("a decimal number from 1 to " INT64_FORMAT, col->max);
+	else
+		expected = "a uuid";
+	ereport(ERROR,
+			(errcode(ERRCODE_SW_METADATA_INVALID),
+			 errmsg("metadata.%s of checkout session is not a valid %s id", key,
+					f == F_CART_ID ? "cart" : "user"),
+			 errdetail("Checkout session \"%s\" (user \"%s\") has metadata.%s \"%s\"; %s is expected.",
+					   ev->s.id, SessionDisplayValue(ev->s.user_id), key,
+					   SessionDisplayValue(value), expected),
+			 errhint("Set metadata.%s to the id of the %s in %s when creating the Checkout Session.",
+					 key, f == F_CART_ID ? "cart" : "cart's user",
+					 ev->b->table_name[ROLE_CARTS])));
 }
 
 /*
- * IsCartIdTaken
- *		Is this error a new cart's id colliding with an existing cart?  That
- *		happens when carts were inserted with explicit ids and the id
- *		sequence was not advanced past them.
+ * LockUser
+ *		Take the transaction-level advisory lock of the session's user: it
+ *		serialises the events of one user's sessions, which may find or
+ *		create the user's active cart.
  */
-static bool
-IsCartIdTaken(const ErrorData *edata)
+static void
+LockUser(const char *user_key)
 {
-	return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION &&
-		edata->schema_name != NULL && strcmp(edata->schema_name, "stripe_webhook") == 0 &&
-		edata->constraint_name != NULL && strcmp(edata->constraint_name, "carts_pkey") == 0;
-}
+	uint32		hash = hash_bytes((const unsigned char *) user_key, (int) strlen(user_key));
 
-/*
- * FulfilExec
- *		Execute a kept plan (read-write, fresh snapshot per statement) and
- *		insist on the expected SPI_OK_* code.
- *
- * A user's new active cart takes its id from the carts' sequence.  If that
- * id is already taken, the bare unique violation on carts_pkey would leave
- * the shop guessing, so it is raised again (same SQLSTATE, 23505: still a
- * permanent failure for the webhook) saying what is wrong and how to fix it.
- */
-void
-FulfilExec(SPIPlanPtr plan, Datum *values, const char *nulls, int expected,
-		   const char *what)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
-
-		if (rc != expected)
-			elog(ERROR, "SPI_execute_plan failed for %s: %s", what,
-				 SPI_result_code_string(rc));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (!IsCartIdTaken(edata))
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("could not create the user's new active cart: its id is already taken"),
-				 errdetail("%s The id sequence of stripe_webhook.carts lags behind ids that were inserted explicitly.",
-						   edata->detail ? edata->detail : ""),
-				 errhint("Advance it: SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('stripe_webhook.carts', 'id'), max(id)) FROM stripe_webhook.carts; the next retry then succeeds."),
-				 err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name),
-				 err_generic_string(PG_DIAG_TABLE_NAME, "carts"),
-				 err_generic_string(PG_DIAG_CONSTRAINT_NAME, edata->constraint_name)));
-	}
-	PG_END_TRY();
-}
-
-/*
- * UuidText
- *		Text form of a uuid (palloc'd), for messages.
- */
-char *
-UuidText(const pg_uuid_t *id)
-{
-	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
-}
-
-/*
- * GetText
- *		Column fnumber of row as a palloc'd C string, or NULL.
- */
-static char *
-GetText(int row, int fnumber)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-								  fnumber, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum((int32) USER_LOCK_CLASS),
+						Int32GetDatum((int32) hash));
 }
 
 /*
  * LockCart
- *		Lock the session's cart row (FOR NO KEY UPDATE) and read it into cart.  A
- *		cart of another user is a SW205 error; a missing cart is reported as
- *		cart->found = false and left to the caller.
+ *		Lock the session's cart row and read it into ev->cart.  A cart of
+ *		another user is a SW205 error; a missing cart is reported as
+ *		found = false and left to the caller.
  */
-void
-LockCart(const CheckoutSession *s, LockedCart *cart)
+static void
+LockCart(SessionEvent *ev)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	char	   *owner;
-	bool		isnull;
+	Datum		values[LC_NPARAMS];
 
-	values[0] = Int64GetDatum(s->cart_id);
-	FulfilExec(FulfilPlan(&lock_cart_plan, lock_cart_sql, 1, types),
-			   values, NULL, SPI_OK_SELECT, "lock cart");
-	memset(cart, 0, sizeof(*cart));
+	values[LC_CART] = CStringGetTextDatum(ev->cart_key);
+	values[LC_USER] = CStringGetTextDatum(ev->user_key);
+	ShopRun(ev->b, STMT_LOCK_CART, values, NULL, SPI_OK_SELECT);
+	memset(&ev->cart, 0, sizeof(ev->cart));
 	if (SPI_processed == 0)
 		return;
-	cart->found = true;
-	owner = GetText(0, 1);
-	cart->locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 2, &isnull));
-	cart->session_id = GetText(0, 3);
-	if (strcmp(owner, s->user_id) != 0)
+	ev->cart.found = true;
+	ev->cart.locked = SpiBool(0, 3);
+	ev->cart.consumed_by = SpiText(0, 4);
+	if (!SpiBool(0, 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_CART_WRONG_USER),
 				 errmsg("cart belongs to another user"),
-				 errdetail("Checkout session \"%s\" names cart %lld and user \"%s\", but the cart belongs to user \"%s\".",
-						   s->id, (long long) s->cart_id,
-						   SessionDisplayValue(s->user_id), SessionDisplayValue(owner)),
+				 errdetail("Checkout session \"%s\" names cart %s and user \"%s\", but the cart belongs to user \"%s\".",
+						   ev->s.id, ev->cart_key, SessionDisplayValue(ev->s.user_id),
+						   SessionDisplayValue(SpiText(0, 2))),
 				 errhint("Check the metadata your application sets when it creates the Checkout Session; nothing was changed.")));
 }
 
 /*
- * LookupOrder
- *		The order of session_id, if there is one.
+ * LockOrder
+ *		See fulfil_int.h.
  */
-bool
-LookupOrder(const char *session_id, pg_uuid_t *order_id)
+void
+LockOrder(SessionEvent *ev)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	bool		isnull;
+	Datum		values[LK_NPARAMS];
 
-	values[0] = CStringGetTextDatum(session_id);
-	FulfilExec(FulfilPlan(&lookup_order_plan, lookup_order_sql, 1, types),
-			   values, NULL, SPI_OK_SELECT, "look up order");
+	memset(&ev->order, 0, sizeof(ev->order));
+	values[LK_SESSION] = CStringGetTextDatum(ev->s.id);
+	ShopRun(ev->b, STMT_LOCK_ORDER, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
-		return false;
-	*order_id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+		return;
+	ev->order.found = true;
+	ev->order.id = SpiText(0, 1);
+	ev->order.status_word = SpiText(0, 2);
+	ev->order.state = ShopOrderState(ev->b, ev->order.status_word);
+	ev->order.payment = PaymentStateFromName(SpiText(0, 3));
+	ev->order.review_reason = SpiText(0, 4);
+	ev->order.consumed_cart = SpiBool(0, 5);
+}
+
+/*
+ * BeginSessionEvent
+ *		See fulfil_int.h.
+ */
+void
+BeginSessionEvent(SessionEvent *ev, const char *event_id, bool named)
+{
+	ev->event_id = event_id;
+	SpiConnect();
+	ev->b = ShopBindingAcquire();
+	if (!named)
+		return;
+
+	ev->cart_key = ShopKeyCanonical(&ev->b->field[F_CART_ID], ev->s.cart_id);
+	if (ev->cart_key == NULL)
+		KeyError(ev, F_CART_ID, "cart_id", ev->s.cart_id);
+	ev->user_key = ShopKeyCanonical(&ev->b->field[F_CART_USER], ev->s.user_id);
+	if (ev->user_key == NULL)
+		KeyError(ev, F_CART_USER, "user_id", ev->s.user_id);
+
+	LockUser(ev->user_key);
+	LockCart(ev);
+}
+
+/*
+ * EndSessionEvent
+ *		See fulfil_int.h.
+ */
+void
+EndSessionEvent(SessionOutcome *out)
+{
+	if (out->order_id != NULL)
+		out->order_id = SpiCopyOut(out->order_id);
+	SpiFinish();
+}
+
+/*
+ * LookupOrder
+ *		See fulfil_int.h.
+ */
+char *
+LookupOrder(SessionEvent *ev)
+{
+	Datum		values[LO_NPARAMS];
+
+	values[LO_SESSION] = CStringGetTextDatum(ev->s.id);
+	ShopRun(ev->b, STMT_LOOKUP_ORDER, values, NULL, SPI_OK_SELECT);
+	return SPI_processed == 0 ? NULL : SpiText(0, 1);
 }
 
 /*
  * AlreadyProcessed
- *		Report an existing order as the outcome, changing nothing.
+ *		See fulfil_int.h.
  */
-static void
-AlreadyProcessed(const CheckoutSession *s, const pg_uuid_t *order_id,
-				 SessionOutcome *out)
+void
+AlreadyProcessed(SessionEvent *ev, const char *order_id, SessionOutcome *out)
 {
-	StepLog("checkout session %s already processed: order %s", s->id, UuidText(order_id));
-	out->has_order = true;
-	out->order_id = *order_id;
+	StepLog("checkout session %s already processed: order %s", ev->s.id, order_id);
+	out->order_id = pstrdup(order_id);
 	out->message = "already processed";
+}
+
+/*
+ * CartNotFound
+ *		See fulfil_int.h.
+ */
+void
+CartNotFound(SessionEvent *ev)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SW_CART_NOT_FOUND),
+			 errmsg("cart does not exist"),
+			 errdetail("Checkout session \"%s\" names cart %s of user \"%s\", which is not in %s.",
+					   ev->s.id, ev->cart_key, SessionDisplayValue(ev->s.user_id),
+					   ev->b->table_name[ROLE_CARTS]),
+			 errhint("Check the metadata your application sets when it creates the Checkout Session; nothing was changed.")));
 }
 
 /*
@@ -333,8 +283,140 @@ AddReview(Review *review, const char *hint, const char *reason)
 }
 
 /*
+ * ReadCart
+ *		The read step after the cart lock: the cart's lines with their
+ *		products locked, the session's order and recorded outcome.
+ */
+static void
+ReadCart(SessionEvent *ev, CartRead *rd)
+{
+	Datum		values[CL_NPARAMS];
+
+	values[CL_CART] = CStringGetTextDatum(ev->cart_key);
+	values[CL_SESSION] = CStringGetTextDatum(ev->s.id);
+	ShopRun(ev->b, STMT_CART_LINES, values, NULL, SPI_OK_SELECT);
+
+	rd->n = (int) SPI_processed;
+	rd->lines = palloc0(Max(rd->n, 1) * sizeof(CartLine));
+	rd->existing_order = rd->n > 0 ? SpiText(0, 6) : NULL;
+	rd->recorded = rd->n > 0 ? SpiText(0, 7) : NULL;
+	for (int i = 0; i < rd->n; i++)
+	{
+		CartLine   *l = &rd->lines[i];
+		bool		isnull;
+
+		l->product = SpiText(i, 1);
+		l->quantity = SpiInt64(i, 2, &isnull);
+		l->unit_amount = SpiInt64(i, 3, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("product %s has no price", l->product),
+					 errdetail("Its price in %s is NULL.", ev->b->table_name[ROLE_PRODUCTS]),
+					 errhint("Set the product's price; nothing was changed.")));
+		l->currency = SpiText(i, 4);
+		l->stock = SpiInt64(i, 5, &isnull);
+		if (isnull)
+			l->stock = 0;
+	}
+}
+
+/*
+ * DecideOrder
+ *		The decide step: no SQL.  What each line takes from stock and what
+ *		is short, the money check, and the order's state.
+ */
+static void
+DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
+{
+	CheckoutSession *s = &ev->s;
+	const char *cart_currency = NULL;
+	bool		mixed_currency = false;
+	bool		overflow = false;
+	int64		subtotal = 0;
+	StringInfoData shortfalls;
+
+	memset(d, 0, sizeof(*d));
+	d->take_stock = true;
+
+	/* Money that must not be dropped, but for which no stock is taken */
+	if (rd->recorded != NULL)
+	{
+		d->take_stock = false;
+		AddReview(&d->review,
+				  "Refund the payment, or fulfil the order by hand if the customer still wants it.",
+				  psprintf("checkout session completed after it was recorded as %s; no stock was taken",
+						   rd->recorded));
+	}
+	else if (ev->cart.locked && ev->cart.consumed_by != NULL)
+	{
+		d->take_stock = false;
+		AddReview(&d->review,
+				  "The customer has paid twice for one cart: refund one of the payments in the Stripe Dashboard.",
+				  psprintf("duplicate payment: cart %s was already checked out by checkout session %s; no stock was taken",
+						   ev->cart_key, ev->cart.consumed_by));
+	}
+
+	/* price each line, take stock (rows are locked, ascending) */
+	initStringInfo(&shortfalls);
+	for (int i = 0; i < rd->n; i++)
+	{
+		CartLine   *l = &rd->lines[i];
+		int64		line;
+
+		l->taken = d->take_stock ? Max(Min(l->stock, l->quantity), 0) : 0;
+		l->shortfall = d->take_stock ? l->quantity - l->taken : 0;
+		if (l->shortfall > 0)
+		{
+			appendStringInfo(&shortfalls, "%sproduct %s short by " INT64_FORMAT " of " INT64_FORMAT,
+							 shortfalls.len > 0 ? ", " : "", l->product, l->shortfall, l->quantity);
+			d->nshort++;
+		}
+		if (pg_mul_s64_overflow(l->unit_amount, l->quantity, &line) ||
+			pg_add_s64_overflow(subtotal, line, &subtotal))
+			overflow = true;
+		if (cart_currency == NULL)
+			cart_currency = l->currency;
+		else if (strcmp(cart_currency, l->currency) != 0)
+			mixed_currency = true;
+	}
+	if (shortfalls.len > 0)
+		AddReview(&d->review,
+				  "Restock and ship later, or refund the missing items; the shortfall is recorded on each order item.",
+				  psprintf("stock short: %s", shortfalls.data));
+
+	/* the money, in the shop's currency */
+	if (mixed_currency)
+		AddReview(&d->review, "Price every product in one currency.",
+				  "the cart's products are priced in more than one currency");
+	else if (strcmp(cart_currency, s->currency) != 0)
+		AddReview(&d->review, "Check the currency the Checkout Session was created with.",
+				  psprintf("currency mismatch: the session is in %s but the cart's products are priced in %s",
+						   s->currency, cart_currency));
+	else if (overflow)
+		AddReview(&d->review, "Check the cart's quantities and the products' prices.",
+				  "the cart's subtotal does not fit in a bigint");
+	else if (subtotal != s->amount_subtotal)
+		AddReview(&d->review,
+				  "Compare the Stripe payment with the cart; prices may have changed after the session was created.",
+				  psprintf("amount mismatch: the session's subtotal is " INT64_FORMAT " %s but the cart's items cost " INT64_FORMAT " %s",
+						   s->amount_subtotal, s->currency, subtotal, cart_currency));
+
+	d->state = d->review.n > 0 ? ORDER_NEEDS_REVIEW : (s->paid ? ORDER_CONFIRMED : ORDER_PENDING);
+	if (d->review.n > 0)
+	{
+		StringInfoData r;
+
+		initStringInfo(&r);
+		for (int i = 0; i < d->review.n; i++)
+			appendStringInfo(&r, "%s%s", i > 0 ? "; " : "", d->review.reason[i]);
+		d->reason = r.data;
+	}
+}
+
+/*
  * NullableText
- *		A text Datum for s, setting nulls[i] when s is NULL.
+ *		Text Datum of s; NULL sets nulls[i].
  */
 static Datum
 NullableText(const char *s, char *nulls, int i)
@@ -348,368 +430,192 @@ NullableText(const char *s, char *nulls, int i)
 }
 
 /*
+ * ArrayOf
+ *		An array Datum of n elements of type elemtype.
+ */
+static Datum
+ArrayOf(Datum *elems, int n, Oid elemtype)
+{
+	return PointerGetDatum(construct_array_builtin(elems, n, elemtype));
+}
+
+/*
+ * WriteOrder
+ *		The write step: one statement.  Returns the new order's id; sets
+ *		*new_cart to the user's new active cart, if one was made.
+ */
+static char *
+WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
+{
+	const ShopBinding *b = ev->b;
+	CheckoutSession *s = &ev->s;
+	Datum		values[WO_NPARAMS];
+	char		nulls[WO_NPARAMS];
+	Datum	   *products = palloc(rd->n * sizeof(Datum));
+	Datum	   *quantities = palloc(rd->n * sizeof(Datum));
+	Datum	   *amounts = palloc(rd->n * sizeof(Datum));
+	Datum	   *currencies = palloc(rd->n * sizeof(Datum));
+	Datum	   *shortfalls = palloc(rd->n * sizeof(Datum));
+	Datum	   *taken = palloc(rd->n * sizeof(Datum));
+	Datum		changes[2];
+	int			nchanges = 0;
+	PaymentState payment = s->paid ? PAYMENT_PAID : PAYMENT_UNPAID;
+	char	   *order_id;
+
+	for (int i = 0; i < rd->n; i++)
+	{
+		products[i] = CStringGetTextDatum(rd->lines[i].product);
+		quantities[i] = Int64GetDatum(rd->lines[i].quantity);
+		amounts[i] = Int64GetDatum(rd->lines[i].unit_amount);
+		currencies[i] = CStringGetTextDatum(rd->lines[i].currency);
+		shortfalls[i] = Int64GetDatum(rd->lines[i].shortfall);
+		taken[i] = Int64GetDatum(rd->lines[i].taken);
+	}
+	changes[nchanges++] = CStringGetTextDatum("order_created");
+	if (d->state == ORDER_NEEDS_REVIEW)
+		changes[nchanges++] = CStringGetTextDatum("order_needs_review");
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[WO_USER] = CStringGetTextDatum(ev->user_key);
+	values[WO_CART] = CStringGetTextDatum(ev->cart_key);
+	values[WO_SESSION] = CStringGetTextDatum(s->id);
+	values[WO_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
+	values[WO_PAYMENT] = CStringGetTextDatum(payment_state_names[payment]);
+	values[WO_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[payment]);
+	values[WO_CURRENCY] = CStringGetTextDatum(s->currency);
+	values[WO_SUBTOTAL] = Int64GetDatum(s->amount_subtotal);
+	values[WO_TOTAL] = Int64GetDatum(s->amount_total);
+	values[WO_PAYMENT_INTENT] = NullableText(s->payment_intent, nulls, WO_PAYMENT_INTENT);
+	values[WO_EMAIL] = NullableText(s->email, nulls, WO_EMAIL);
+	values[WO_SHIP_NAME] = NullableText(s->ship.name, nulls, WO_SHIP_NAME);
+	values[WO_SHIP_LINE1] = NullableText(s->ship.line1, nulls, WO_SHIP_LINE1);
+	values[WO_SHIP_LINE2] = NullableText(s->ship.line2, nulls, WO_SHIP_LINE2);
+	values[WO_SHIP_CITY] = NullableText(s->ship.city, nulls, WO_SHIP_CITY);
+	values[WO_SHIP_STATE] = NullableText(s->ship.state, nulls, WO_SHIP_STATE);
+	values[WO_SHIP_POSTAL_CODE] = NullableText(s->ship.postal_code, nulls, WO_SHIP_POSTAL_CODE);
+	values[WO_SHIP_COUNTRY] = NullableText(s->ship.country, nulls, WO_SHIP_COUNTRY);
+	values[WO_REVIEW_REASON] = NullableText(d->reason, nulls, WO_REVIEW_REASON);
+	values[WO_PRODUCTS] = ArrayOf(products, rd->n, TEXTOID);
+	values[WO_QUANTITIES] = ArrayOf(quantities, rd->n, INT8OID);
+	values[WO_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
+	values[WO_LINE_CURRENCIES] = ArrayOf(currencies, rd->n, TEXTOID);
+	values[WO_SHORTFALLS] = ArrayOf(shortfalls, rd->n, INT8OID);
+	values[WO_TAKEN] = ArrayOf(taken, rd->n, INT8OID);
+	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
+	values[WO_EVENT] = NullableText(ev->event_id, nulls, WO_EVENT);
+	values[WO_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
+
+	ShopRun(b, STMT_WRITE_ORDER, values, nulls, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "order of checkout session \"%s\" was not created", s->id);
+	order_id = SpiText(0, 1);
+	*new_cart = SpiText(0, 2);
+	if (strcmp(SpiText(0, 3), "1") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("checkout session already has an order"),
+				 errdetail("Checkout session \"%s\" was fulfilled by another transaction for another cart.", s->id),
+				 errhint("Stripe never sends one session for two carts: check what called the fulfilment; nothing was changed.")));
+	return order_id;
+}
+
+/*
  * FulfilLocked
- *		The checkout.session.completed path once the session's cart row is
- *		locked (steps 2-8 of the contract).  s must carry its details.
+ *		See fulfil_int.h.
  */
 void
-FulfilLocked(const CheckoutSession *s, const LockedCart *cart, SessionOutcome *out)
+FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 {
-	Oid			line_types[2] = {INT8OID, TEXTOID};
-	Oid			write_types[24] = {
-		TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8ARRAYOID, INT4ARRAYOID,
-		INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BOOLOID
-	};
-	Datum		values[24];
-	char		nulls[24];
-	Review		review = {0};
-	pg_uuid_t	order_id;
-	bool		isnull;
-	bool		take_stock = true;
-	bool		overflow = false;
-	const char *cart_currency = NULL;
-	bool		mixed_currency = false;
-	int64		subtotal = 0;
-	StringInfoData shortfalls;
-	int			nitems;
-	int			i;
-	Datum	   *product_ids;
-	Datum	   *quantities;
-	Datum	   *unit_amounts;
-	Datum	   *shortfall_d;
-	Datum	   *taken_d;
-	char	   *recorded;
-	const char *status;
-	int64		new_cart = 0;
-	bool		new_cart_null;
+	CheckoutSession *s = &ev->s;
+	CartRead	rd;
+	OrderDecision d;
+	char	   *order_id;
+	char	   *new_cart;
 
-	/* A fulfilment by this very session locked the cart: done already */
-	if (cart->locked && cart->session_id != NULL &&
-		strcmp(cart->session_id, s->id) == 0 && LookupOrder(s->id, &order_id))
+	/* a fulfilment by this very session locked the cart: done already */
+	if (ev->cart.consumed_by != NULL && strcmp(ev->cart.consumed_by, s->id) == 0 &&
+		(order_id = LookupOrder(ev)) != NULL)
 	{
-		AlreadyProcessed(s, &order_id, out);
+		AlreadyProcessed(ev, order_id, out);
 		return;
 	}
 
-	/* Step 2: in a snapshot taken after the cart lock, existing order etc. */
-	values[0] = Int64GetDatum(s->cart_id);
-	values[1] = CStringGetTextDatum(s->id);
-	FulfilExec(FulfilPlan(&cart_lines_plan, cart_lines_sql, 2, line_types),
-			   values, NULL, SPI_OK_SELECT, "read cart lines");
-	nitems = (int) SPI_processed;
-	if (nitems == 0)
+	ReadCart(ev, &rd);
+	if (rd.n == 0)
 	{
-		if (LookupOrder(s->id, &order_id))
+		if ((order_id = LookupOrder(ev)) != NULL)
 		{
-			AlreadyProcessed(s, &order_id, out);
+			AlreadyProcessed(ev, order_id, out);
 			return;
 		}
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_CART_EMPTY),
 				 errmsg("cart has no items"),
-				 errdetail("Checkout session \"%s\" names cart %lld of user \"%s\", which has no items.",
-						   s->id, (long long) s->cart_id, SessionDisplayValue(s->user_id)),
+				 errdetail("Checkout session \"%s\" names cart %s of user \"%s\", which has no items.",
+						   s->id, ev->cart_key, SessionDisplayValue(s->user_id)),
 				 errhint("Check that the application creates the Checkout Session from the cart it names; nothing was changed.")));
 	}
+	if (rd.existing_order != NULL)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
-
-		if (!isnull)
-		{
-			order_id = *DatumGetUUIDP(d);
-			AlreadyProcessed(s, &order_id, out);
-			return;
-		}
-	}
-	recorded = GetText(0, 7);
-
-	/* Money that must not be dropped, but for which no stock is taken */
-	if (recorded != NULL)
-	{
-		take_stock = false;
-		AddReview(&review,
-				  "Refund the payment, or fulfil the order by hand if the customer still wants it.",
-				  psprintf("checkout session completed after it was recorded as %s; no stock was taken",
-						   recorded));
-	}
-	else if (cart->locked && cart->session_id != NULL)
-	{
-		take_stock = false;
-		AddReview(&review,
-				  "The customer has paid twice for one cart: refund one of the payments in the Stripe Dashboard.",
-				  psprintf("duplicate payment: cart %lld was already checked out by checkout session %s; no stock was taken",
-						   (long long) s->cart_id, cart->session_id));
+		AlreadyProcessed(ev, rd.existing_order, out);
+		return;
 	}
 
-	/* Steps 4-5: price each line, take stock (rows are locked, ascending) */
-	product_ids = palloc(nitems * sizeof(Datum));
-	quantities = palloc(nitems * sizeof(Datum));
-	unit_amounts = palloc(nitems * sizeof(Datum));
-	shortfall_d = palloc(nitems * sizeof(Datum));
-	taken_d = palloc(nitems * sizeof(Datum));
-	initStringInfo(&shortfalls);
-	for (i = 0; i < nitems; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		int64		product = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-		int32		qty = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
-		int64		price = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
-		char	   *currency = GetText(i, 4);
-		int32		stock = DatumGetInt32(SPI_getbinval(row, desc, 5, &isnull));
-		int32		taken = 0;
-		int64		line;
-
-		if (take_stock)
-			taken = Min(stock, qty);
-		if (take_stock && taken < qty)
-			appendStringInfo(&shortfalls, "%sproduct %lld short by %d of %d",
-							 shortfalls.len > 0 ? ", " : "",
-							 (long long) product, qty - taken, qty);
-		if (pg_mul_s64_overflow(price, qty, &line) ||
-			pg_add_s64_overflow(subtotal, line, &subtotal))
-			overflow = true;
-		if (cart_currency == NULL)
-			cart_currency = currency;
-		else if (strcmp(cart_currency, currency) != 0)
-			mixed_currency = true;
-		product_ids[i] = Int64GetDatum(product);
-		quantities[i] = Int32GetDatum(qty);
-		unit_amounts[i] = Int64GetDatum(price);
-		shortfall_d[i] = Int32GetDatum(take_stock ? qty - taken : 0);
-		taken_d[i] = Int32GetDatum(taken);
-	}
-	if (shortfalls.len > 0)
-		AddReview(&review,
-				  "Restock and ship later, or refund the missing items; the shortfall is recorded on each order item.",
-				  psprintf("stock short: %s", shortfalls.data));
-
-	/* Step 6: the money, in the shop's currency */
-	if (mixed_currency)
-		AddReview(&review, "Price every product in one currency.",
-				  "the cart's products are priced in more than one currency");
-	else if (strcmp(cart_currency, s->currency) != 0)
-		AddReview(&review, "Check the currency the Checkout Session was created with.",
-				  psprintf("currency mismatch: the session is in %s but the cart's products are priced in %s",
-						   s->currency, cart_currency));
-	else if (overflow)
-		AddReview(&review, "Check the cart's quantities and the products' prices.",
-				  "the cart's subtotal does not fit in a bigint");
-	else if (subtotal != s->amount_subtotal)
-		AddReview(&review,
-				  "Compare the Stripe payment with the cart; prices may have changed after the session was created.",
-				  psprintf("amount mismatch: the session's subtotal is %lld %s but the cart's items cost %lld %s",
-						   (long long) s->amount_subtotal, s->currency,
-						   (long long) subtotal, cart_currency));
+	DecideOrder(ev, &rd, &d);
 
 	if (s->paid)
-		StepLog("payment successful for checkout session %s (cart %lld, user %s)",
-				s->id, (long long) s->cart_id, SessionDisplayValue(s->user_id));
+		StepLog("payment successful for checkout session %s (cart %s, user %s)",
+				s->id, ev->cart_key, SessionDisplayValue(s->user_id));
 	else
-		StepLog("payment pending for checkout session %s (cart %lld, user %s): payment_status is %s",
-				s->id, (long long) s->cart_id, SessionDisplayValue(s->user_id),
-				s->payment_status);
+		StepLog("payment pending for checkout session %s (cart %s, user %s): payment_status is %s",
+				s->id, ev->cart_key, SessionDisplayValue(s->user_id), s->payment_status);
 
-	/* Steps 3, 4, 5 and 7 in one statement */
-	status = review.n > 0 ? "needs_review" : (s->paid ? "confirmed" : "pending");
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(s->user_id);
-	values[1] = Int64GetDatum(s->cart_id);
-	values[2] = CStringGetTextDatum(s->id);
-	values[3] = NullableText(s->payment_intent, nulls, 3);
-	values[4] = CStringGetTextDatum(status);
-	values[5] = CStringGetTextDatum(s->paid ? "paid" : "unpaid");
-	values[6] = CStringGetTextDatum(s->currency);
-	values[7] = Int64GetDatum(s->amount_subtotal);
-	values[8] = Int64GetDatum(s->amount_total);
-	values[9] = NullableText(s->email, nulls, 9);
-	values[10] = NullableText(s->ship.name, nulls, 10);
-	values[11] = NullableText(s->ship.line1, nulls, 11);
-	values[12] = NullableText(s->ship.line2, nulls, 12);
-	values[13] = NullableText(s->ship.city, nulls, 13);
-	values[14] = NullableText(s->ship.state, nulls, 14);
-	values[15] = NullableText(s->ship.postal_code, nulls, 15);
-	values[16] = NullableText(s->ship.country, nulls, 16);
-	if (review.n > 0)
+	order_id = WriteOrder(ev, &rd, &d, &new_cart);
+
+	if (d.take_stock)
 	{
-		StringInfoData r;
-
-		initStringInfo(&r);
-		for (i = 0; i < review.n; i++)
-			appendStringInfo(&r, "%s%s", i > 0 ? "; " : "", review.reason[i]);
-		values[17] = CStringGetTextDatum(r.data);
-	}
-	else
-		nulls[17] = 'n';
-	values[18] = PointerGetDatum(construct_array_builtin(product_ids, nitems, INT8OID));
-	values[19] = PointerGetDatum(construct_array_builtin(quantities, nitems, INT4OID));
-	values[20] = PointerGetDatum(construct_array_builtin(unit_amounts, nitems, INT8OID));
-	values[21] = PointerGetDatum(construct_array_builtin(shortfall_d, nitems, INT4OID));
-	values[22] = PointerGetDatum(construct_array_builtin(taken_d, nitems, INT4OID));
-	values[23] = BoolGetDatum(take_stock);
-	FulfilExec(FulfilPlan(&write_order_plan, write_order_sql, 24, write_types),
-			   values, nulls, SPI_OK_SELECT, "write order");
-
-	if (SPI_processed != 1)
-		elog(ERROR, "order of checkout session \"%s\" was not created", s->id);
-	order_id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1, &isnull));
-	new_cart = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &new_cart_null));
-
-	/* Step 8: log what happened */
-	if (take_stock)
-	{
-		if (new_cart_null)
-			StepLog("cart %lld locked for checkout session %s; user %s already has an active cart",
-					(long long) s->cart_id, s->id, SessionDisplayValue(s->user_id));
+		if (new_cart == NULL)
+			StepLog("cart %s locked for checkout session %s; user %s already has an active cart",
+					ev->cart_key, s->id, SessionDisplayValue(s->user_id));
 		else
-			StepLog("cart %lld locked for checkout session %s; new active cart %lld for user %s",
-					(long long) s->cart_id, s->id, (long long) new_cart,
-					SessionDisplayValue(s->user_id));
+			StepLog("cart %s locked for checkout session %s; new active cart %s for user %s",
+					ev->cart_key, s->id, new_cart, SessionDisplayValue(s->user_id));
 	}
 	StepLog("order %s created with %d items for checkout session %s (status %s, payment %s)",
-			UuidText(&order_id), nitems, s->id, status, s->paid ? "paid" : "unpaid");
-	for (i = 0; i < review.n; i++)
+			order_id, rd.n, s->id, order_state_names[d.state], s->paid ? "paid" : "unpaid");
+	for (int i = 0; i < d.review.n; i++)
 		ereport(WARNING,
-				(errmsg("order %s for checkout session %s needs review",
-						UuidText(&order_id), s->id),
-				 errdetail("Reason: %s.", review.reason[i]),
-				 errhint("%s", review.hint[i])));
+				(errmsg("order %s for checkout session %s needs review", order_id, s->id),
+				 errdetail("Reason: %s.", d.review.reason[i]),
+				 errhint("%s", d.review.hint[i])));
 
-	out->has_order = true;
 	out->order_id = order_id;
-	out->message = review.n > 0 ? "order created, needs review" : "order created";
+	out->message = d.review.n > 0 ? "order created, needs review" : "order created";
 }
 
 /*
  * CheckoutSessionCompleted
- *		checkout.session.completed: validate, lock the cart, fulfil.  See
- *		fulfil.h.
+ *		checkout.session.completed: validate, lock, fulfil.  See fulfil.h.
  */
 void
-CheckoutSessionCompleted(Jsonb *session, SessionOutcome *out)
+CheckoutSessionCompleted(Jsonb *session, const char *event_id, SessionOutcome *out)
 {
-	CheckoutSession s;
-	LockedCart	cart;
-	pg_uuid_t	order_id;
+	SessionEvent ev;
+	char	   *order_id;
 
 	memset(out, 0, sizeof(*out));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	memset(&ev, 0, sizeof(ev));
 
-	/* Step 1: everything is validated before anything is locked */
-	ParseSessionIdentity(session, &s);
-	ParseSessionDetails(session, &s);
+	/* everything is validated before anything is locked */
+	ParseSessionIdentity(session, &ev.s);
+	ParseSessionDetails(session, &ev.s);
 
-	LockCart(&s, &cart);
-	if (!cart.found)
-	{
-		if (LookupOrder(s.id, &order_id))
-			AlreadyProcessed(&s, &order_id, out);
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_SW_CART_NOT_FOUND),
-					 errmsg("cart does not exist"),
-					 errdetail("Checkout session \"%s\" names cart %lld of user \"%s\", which is not in stripe_webhook.carts.",
-							   s.id, (long long) s.cart_id, SessionDisplayValue(s.user_id)),
-					 errhint("Check the metadata your application sets when it creates the Checkout Session; nothing was changed.")));
-	}
+	BeginSessionEvent(&ev, event_id, true);
+	if (ev.cart.found)
+		FulfilLocked(&ev, out);
+	else if ((order_id = LookupOrder(&ev)) != NULL)
+		AlreadyProcessed(&ev, order_id, out);
 	else
-		FulfilLocked(&s, &cart, out);
-
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-}
-
-/* SQL function: stripe_fulfill_session(session jsonb) RETURNS uuid */
-PG_FUNCTION_INFO_V1(stripe_fulfill_session);
-
-Datum
-stripe_fulfill_session(PG_FUNCTION_ARGS)
-{
-	SessionOutcome out;
-	pg_uuid_t  *result;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_SW_NOT_A_SESSION),
-				 errmsg("checkout session must not be null"),
-				 errhint("Pass event.data.object of a checkout.session.completed event.")));
-
-	CheckoutSessionCompleted(PG_GETARG_JSONB_P(0), &out);
-	if (!out.has_order)
-		elog(ERROR, "checkout session fulfilment produced no order");
-	result = palloc(sizeof(pg_uuid_t));
-	*result = out.order_id;
-	PG_RETURN_UUID_P(result);
-}
-
-/*
- * SQL function: stripe_apply_session_event(event_type text, session jsonb)
- * RETURNS jsonb
- *
- * Run one checkout.session.* event through the state machine, as the webhook
- * handler does after verifying and recording the event.  Returns
- * {"order_id": uuid or null, "message": text}.
- */
-PG_FUNCTION_INFO_V1(stripe_apply_session_event);
-
-Datum
-stripe_apply_session_event(PG_FUNCTION_ARGS)
-{
-	SessionOutcome out;
-	char	   *type;
-	Jsonb	   *session;
-	JsonbParseState *state = NULL;
-	JsonbValue	key;
-	JsonbValue	val;
-	JsonbValue *res;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event type and checkout session must not be null")));
-	type = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	session = PG_GETARG_JSONB_P(1);
-
-	if (strcmp(type, "checkout.session.completed") == 0)
-		CheckoutSessionCompleted(session, &out);
-	else if (strcmp(type, "checkout.session.async_payment_succeeded") == 0)
-		CheckoutSessionAsyncSucceeded(session, &out);
-	else if (strcmp(type, "checkout.session.async_payment_failed") == 0)
-		CheckoutSessionAsyncFailed(session, &out);
-	else if (strcmp(type, "checkout.session.expired") == 0)
-		CheckoutSessionExpired(session, &out);
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unsupported event type \"%s\"", SessionDisplayValue(type)),
-				 errhint("Use checkout.session.completed, checkout.session.async_payment_succeeded, checkout.session.async_payment_failed or checkout.session.expired.")));
-
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	key.type = jbvString;
-	key.val.string.val = "order_id";
-	key.val.string.len = strlen("order_id");
-	pushJsonbValue(&state, WJB_KEY, &key);
-	if (out.has_order)
-	{
-		val.type = jbvString;
-		val.val.string.val = UuidText(&out.order_id);
-		val.val.string.len = strlen(val.val.string.val);
-	}
-	else
-		val.type = jbvNull;
-	pushJsonbValue(&state, WJB_VALUE, &val);
-	key.val.string.val = "message";
-	key.val.string.len = strlen("message");
-	pushJsonbValue(&state, WJB_KEY, &key);
-	val.type = jbvString;
-	val.val.string.val = (char *) out.message;
-	val.val.string.len = strlen(out.message);
-	pushJsonbValue(&state, WJB_VALUE, &val);
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+		CartNotFound(&ev);
+	EndSessionEvent(out);
 }

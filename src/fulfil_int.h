@@ -1,63 +1,85 @@
 /*-------------------------------------------------------------------------
  *
  * fulfil_int.h
- *		Declarations shared by fulfil.c (the completed path) and
- *		fulfil_async.c (async payment succeeded/failed, expired).
+ *		Declarations shared by fulfil.c (the start of every event and the
+ *		completed path) and fulfil_async.c (async payment succeeded/failed,
+ *		expired).  fulfil_async.c calls into fulfil.c, never the reverse.
  *
  * Not a contract: other modules use fulfil.h only.
  *
- * Lock order, everywhere: the session's cart, then (when a cart is
- * restored) the user's active cart, then product rows in ascending id, then
- * orders.  Keeping to it is what makes concurrent fulfilments deadlock-free.
+ * Lock order, everywhere: the user (a transaction-level advisory lock on
+ * the user id), the session's cart, the user's active cart (when a cart is
+ * restored), product rows in ascending id order, then orders.  Keeping to it
+ * is what makes concurrent fulfilments deadlock-free.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef STRIPE_WEBHOOK_FULFIL_INT_H
 #define STRIPE_WEBHOOK_FULFIL_INT_H
 
-#include "executor/spi.h"
-#include "utils/uuid.h"
-
+#include "binding.h"
 #include "fulfil.h"
 #include "session.h"
+#include "stripe_webhook.h"
 
 /* The session's cart after LockCart */
 typedef struct LockedCart
 {
 	bool		found;			/* the cart exists (and is now row-locked) */
-	bool		locked;			/* carts.locked */
-	char	   *session_id;		/* carts.checkout_session_id, or NULL */
+	bool		locked;			/* the shop's "locked" column */
+	char	   *consumed_by;	/* the session whose order locked it, or NULL */
 } LockedCart;
 
-/* An order after LockOrder */
+/* The session's order after LockOrder */
 typedef struct LockedOrder
 {
 	bool		found;
-	pg_uuid_t	id;
-	char	   *status;
-	char	   *payment_status;
+	char	   *id;				/* text form of the shop's order id */
+	OrderState	state;			/* the shop's status word, canonical */
+	char	   *status_word;
+	PaymentState payment;		/* as the extension keeps it */
 	char	   *review_reason;	/* or NULL */
+	bool		consumed_cart;	/* the order locked its cart */
 } LockedOrder;
 
-/* prepare (once per backend) and keep a plan */
-extern SPIPlanPtr FulfilPlan(SPIPlanPtr *cache, const char *sql, int nargs,
-							 const Oid *argtypes);
+/* One event being handled */
+typedef struct SessionEvent
+{
+	const ShopBinding *b;
+	CheckoutSession s;
+	char	   *cart_key;		/* canonical text of metadata.cart_id */
+	char	   *user_key;		/* canonical text of metadata.user_id */
+	const char *event_id;		/* Stripe event id or NULL */
+	LockedCart	cart;
+	LockedOrder order;
+} SessionEvent;
 
-/* run a kept plan and insist on one SPI_OK_* result code */
-extern void FulfilExec(SPIPlanPtr plan, Datum *values, const char *nulls,
-					   int expected, const char *what);
+/*
+ * Start an event whose session ev->s has been parsed: SPI and the binding;
+ * then, if the session names its user and cart, the keys checked against
+ * the bound key types, the user lock and the cart lock (SW205 if it is
+ * another user's).
+ */
+extern void BeginSessionEvent(SessionEvent *ev, const char *event_id,
+							  bool named);
 
-/* lock the session's cart row; SW205 if it belongs to another user */
-extern void LockCart(const CheckoutSession *s, LockedCart *cart);
+/* lock and read the session's order, if any, into ev->order */
+extern void LockOrder(SessionEvent *ev);
 
-/* the order of a session, if any (no lock) */
-extern bool LookupOrder(const char *session_id, pg_uuid_t *order_id);
+/* the order of the session, if any (no lock); NULL otherwise */
+extern char *LookupOrder(SessionEvent *ev);
 
-/* the completed path, once the cart is locked */
-extern void FulfilLocked(const CheckoutSession *s, const LockedCart *cart,
-						 SessionOutcome *out);
+/* report an existing order as the outcome, changing nothing */
+extern void AlreadyProcessed(SessionEvent *ev, const char *order_id,
+							 SessionOutcome *out);
 
-/* text form of a uuid, for messages */
-extern char *UuidText(const pg_uuid_t *id);
+/* SW204: the cart named by the session does not exist */
+pg_noreturn extern void CartNotFound(SessionEvent *ev);
+
+/* the completed path, once the cart is locked; s carries its details */
+extern void FulfilLocked(SessionEvent *ev, SessionOutcome *out);
+
+/* end the event: SPI_finish, the outcome copied out of SPI's memory */
+extern void EndSessionEvent(SessionOutcome *out);
 
 #endif							/* STRIPE_WEBHOOK_FULFIL_INT_H */

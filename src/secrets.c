@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "secrets.h"
+#include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(stripe_webhook_secrets_changed);
 
@@ -98,7 +99,6 @@ static void
 SecretCacheLoad(void)
 {
 	SPITupleTable *tuptable;
-	int			rc;
 	int			n;
 
 	SecretCacheClear();
@@ -115,21 +115,10 @@ SecretCacheLoad(void)
 	secrets_relid = get_relname_relid("signing_secrets",
 									  get_namespace_oid("stripe_webhook", false));
 
-	if (secrets_plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare_cursor("SELECT s.secret, s.expires_at "
-										   "FROM stripe_webhook.signing_secrets s",
-										   0, NULL, CURSOR_OPT_GENERIC_PLAN);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		secrets_plan = p;
-	}
-	rc = SPI_execute_plan(secrets_plan, NULL, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the signing secrets failed: %s", SPI_result_code_string(rc));
+	RunPlan(KeepPlan(&secrets_plan,
+					 "SELECT s.secret, s.expires_at FROM stripe_webhook.signing_secrets s",
+					 0, NULL),
+			NULL, NULL, SPI_OK_SELECT, "reading the signing secrets");
 	tuptable = SPI_tuptable;
 	n = (int) SPI_processed;
 

@@ -10,7 +10,9 @@
  *	  SW201  not a JSON object, "object" is not "checkout.session", metadata
  *			 is not an object
  *	  SW202  metadata, metadata.user_id or metadata.cart_id is missing
- *	  SW203  metadata.user_id / metadata.cart_id is malformed or out of range
+ *	  SW203  metadata.user_id / metadata.cart_id is not a string, empty, too
+ *			 long or has control characters (whether it fits the bound key
+ *			 column is checked by the fulfilment: fulfil.c)
  *	  SW207  id, amounts, currency, payment status, payment intent, customer
  *			 or shipping fields of the wrong type or range
  *
@@ -29,7 +31,9 @@
 #include "utils/numeric.h"
 
 #include "errcodes.h"
+#include "jsonb_util.h"
 #include "session.h"
+#include "stripe_webhook.h"
 
 /* how much of an untrusted value an error message shows */
 #define DISPLAY_MAX 64
@@ -67,37 +71,6 @@ SessionDisplayValue(const char *value)
 }
 
 /*
- * GetKey
- *		Look up key in an object container.  Returns false when the key is
- *		absent; a JSON null is returned as a jbvNull value.
- */
-static bool
-GetKey(JsonbContainer *obj, const char *key, JsonbValue *out)
-{
-	return getKeyJsonValueFromContainer(obj, key, strlen(key), out) != NULL;
-}
-
-/*
- * IsObject
- *		True if v is a JSON object (stored as a binary container).
- */
-static bool
-IsObject(JsonbValue *v)
-{
-	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
-}
-
-/*
- * CopyString
- *		palloc'd, NUL-terminated copy of a jbvString value.
- */
-static char *
-CopyString(JsonbValue *v)
-{
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
  * ValidStripeId
  *		True if s looks like a Stripe object id: 1..255 characters out of
  *		[A-Za-z0-9_].
@@ -125,15 +98,14 @@ ValidStripeId(const char *s)
  * SessionError
  *		Raise a SW207 error about one field of a well-identified session.
  */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 SessionError(const CheckoutSession *s, const char *field, const char *problem)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_SW_SESSION_INVALID),
 			 errmsg("invalid %s in checkout session", field),
-			 errdetail("In checkout session \"%s\" (cart %lld, user \"%s\"), %s %s.",
-					   s->id, (long long) s->cart_id,
+			 errdetail("In checkout session \"%s\" (cart %s, user \"%s\"), %s %s.",
+					   s->id, SessionDisplayValue(s->cart_id),
 					   SessionDisplayValue(s->user_id), field, problem),
 			 errhint("Pass event.data.object of a checkout.session.* event exactly as Stripe sent it.")));
 }
@@ -149,11 +121,11 @@ GetOptionalString(const CheckoutSession *s, JsonbContainer *obj,
 {
 	JsonbValue	v;
 
-	if (obj == NULL || !GetKey(obj, key, &v) || v.type == jbvNull)
+	if (obj == NULL || !JsonbGetKey(obj, key, &v) || v.type == jbvNull)
 		return NULL;
 	if (v.type != jbvString)
 		SessionError(s, path, psprintf("must be a string or null, not %s", JsonbTypeName(&v)));
-	return CopyString(&v);
+	return JsonbCopyString(&v);
 }
 
 /*
@@ -167,9 +139,9 @@ GetOptionalObject(const CheckoutSession *s, JsonbContainer *obj,
 {
 	JsonbValue	v;
 
-	if (obj == NULL || !GetKey(obj, key, &v) || v.type == jbvNull)
+	if (obj == NULL || !JsonbGetKey(obj, key, &v) || v.type == jbvNull)
 		return NULL;
-	if (!IsObject(&v))
+	if (!JsonbIsObject(&v))
 		SessionError(s, path, psprintf("must be an object or null, not %s", JsonbTypeName(&v)));
 	return v.val.binary.data;
 }
@@ -189,7 +161,7 @@ GetAmount(const CheckoutSession *s, JsonbContainer *obj, const char *key,
 	const char *p;
 	int64		result = 0;
 
-	if (!GetKey(obj, key, &v) || v.type == jbvNull)
+	if (!JsonbGetKey(obj, key, &v) || v.type == jbvNull)
 		SessionError(s, path, "is missing");
 	if (v.type != jbvNumeric)
 		SessionError(s, path, psprintf("must be an integer number of minor units, not %s",
@@ -253,7 +225,7 @@ ParseMetadataValue(const char *session_id, JsonbContainer *meta, const char *key
 	int			len;
 	int			i;
 
-	if (!GetKey(meta, key, &v) || v.type == jbvNull)
+	if (!JsonbGetKey(meta, key, &v) || v.type == jbvNull)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_METADATA_MISSING),
 				 errmsg("checkout session has no metadata.%s", key),
@@ -267,7 +239,7 @@ ParseMetadataValue(const char *session_id, JsonbContainer *meta, const char *key
 				 errdetail("In checkout session \"%s\", metadata.%s is a JSON %s.",
 						   session_id, key, JsonbTypeName(&v)),
 				 errhint("Stripe metadata values are strings; pass the session exactly as Stripe sent it.")));
-	value = CopyString(&v);
+	value = JsonbCopyString(&v);
 	len = strlen(value);
 	if (len == 0 || len > SESSION_MAX_METADATA_LEN)
 		ereport(ERROR,
@@ -289,35 +261,6 @@ ParseMetadataValue(const char *session_id, JsonbContainer *meta, const char *key
 					 errhint("Check the metadata your application sets when it creates the Checkout Session.")));
 	}
 	return value;
-}
-
-/*
- * ParseCartId
- *		metadata.cart_id must be a decimal string of a positive bigint.
- */
-static int64
-ParseCartId(const char *session_id, const char *user_id, const char *text)
-{
-	const char *p;
-	int64		result = 0;
-	bool		ok = (*text != '\0');
-
-	for (p = text; ok && *p; p++)
-	{
-		if (*p < '0' || *p > '9' ||
-			pg_mul_s64_overflow(result, 10, &result) ||
-			pg_add_s64_overflow(result, *p - '0', &result))
-			ok = false;
-	}
-	if (!ok || result <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_SW_METADATA_INVALID),
-				 errmsg("metadata.cart_id of checkout session is not a valid cart id"),
-				 errdetail("Checkout session \"%s\" (user \"%s\") has metadata.cart_id \"%s\"; a decimal number from 1 to %lld is expected.",
-						   session_id, SessionDisplayValue(user_id),
-						   SessionDisplayValue(text), (long long) PG_INT64_MAX),
-				 errhint("Set metadata.cart_id to the id of the cart in stripe_webhook.carts when creating the Checkout Session.")));
-	return result;
 }
 
 static bool ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed);
@@ -369,29 +312,29 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 						   JB_ROOT_IS_SCALAR(session) ? "scalar" : "array"),
 				 errhint("Pass event.data.object of a checkout.session.* event.")));
 
-	if (!GetKey(root, "object", &v) || v.type != jbvString ||
+	if (!JsonbGetKey(root, "object", &v) || v.type != jbvString ||
 		v.val.string.len != strlen("checkout.session") ||
 		memcmp(v.val.string.val, "checkout.session", v.val.string.len) != 0)
 	{
-		bool		named = GetKey(root, "object", &v) && v.type == jbvString;
+		bool		named = JsonbGetKey(root, "object", &v) && v.type == jbvString;
 
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_NOT_A_SESSION),
 				 errmsg("object is not a checkout session"),
 				 named ?
 				 errdetail("Its \"object\" field is \"%s\"; \"checkout.session\" is expected.",
-						   SessionDisplayValue(CopyString(&v))) :
+						   SessionDisplayValue(JsonbCopyString(&v))) :
 				 errdetail("It has no string \"object\" field; \"checkout.session\" is expected."),
 				 errhint("Pass event.data.object of a checkout.session.* event, not the event itself.")));
 	}
 
-	if (!GetKey(root, "id", &v) || v.type != jbvString)
+	if (!JsonbGetKey(root, "id", &v) || v.type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_SESSION_INVALID),
 				 errmsg("checkout session has no id"),
 				 errdetail("The session's \"id\" field is missing or not a string."),
 				 errhint("Pass event.data.object of a checkout.session.* event exactly as Stripe sent it.")));
-	id = CopyString(&v);
+	id = JsonbCopyString(&v);
 	if (!ValidStripeId(id) || strncmp(id, "cs_", 3) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_SESSION_INVALID),
@@ -401,14 +344,14 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 				 errhint("Pass event.data.object of a checkout.session.* event exactly as Stripe sent it.")));
 	s->id = id;
 
-	has_metadata = GetKey(root, "metadata", &v) && v.type != jbvNull;
+	has_metadata = JsonbGetKey(root, "metadata", &v) && v.type != jbvNull;
 	if (allow_unnamed)
 	{
 		JsonbValue	key;
 
 		if (!has_metadata ||
-			(IsObject(&v) && !GetKey(v.val.binary.data, "user_id", &key) &&
-			 !GetKey(v.val.binary.data, "cart_id", &key)))
+			(JsonbIsObject(&v) && !JsonbGetKey(v.val.binary.data, "user_id", &key) &&
+			 !JsonbGetKey(v.val.binary.data, "cart_id", &key)))
 			return false;
 	}
 	if (!has_metadata)
@@ -417,7 +360,7 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 				 errmsg("checkout session has no metadata"),
 				 errdetail("Checkout session \"%s\" carries no metadata, so its user and cart are unknown.", id),
 				 errhint("Create Checkout Sessions with metadata {\"user_id\": ..., \"cart_id\": ...}.")));
-	if (!IsObject(&v))
+	if (!JsonbIsObject(&v))
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_NOT_A_SESSION),
 				 errmsg("metadata of checkout session is not a JSON object"),
@@ -425,8 +368,7 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 				 errhint("Pass event.data.object of a checkout.session.* event exactly as Stripe sent it.")));
 
 	s->user_id = ParseMetadataValue(id, v.val.binary.data, "user_id");
-	s->cart_id = ParseCartId(id, s->user_id,
-							 ParseMetadataValue(id, v.val.binary.data, "cart_id"));
+	s->cart_id = ParseMetadataValue(id, v.val.binary.data, "cart_id");
 	return true;
 }
 

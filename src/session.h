@@ -39,7 +39,7 @@ typedef struct CheckoutSession
 	/* identity (ParseSessionIdentity) */
 	char	   *id;				/* cs_... */
 	char	   *user_id;		/* metadata.user_id */
-	int64		cart_id;		/* metadata.cart_id, > 0 */
+	char	   *cart_id;		/* metadata.cart_id as sent */
 
 	/* details (ParseSessionDetails) */
 	char	   *payment_status; /* paid, unpaid or no_payment_required */

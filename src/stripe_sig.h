@@ -8,7 +8,7 @@
  * The rule for every parsing detail: accept only what both python3-stripe
  * (WebhookSignature.verify_header) and stripe-node (webhooks.signature.
  * verifyHeader with a string payload) accept; where they differ, reject.
- * See the README's table of header edge cases.
+ * See doc/design.md for the table of header edge cases.
  *
  * Typical use:
  *

@@ -8,12 +8,19 @@
  *	  fulfil.c		stripe_fulfill_session() and the Checkout state machine
  *	  webhook.c		stripe_handle_webhook(), the event inbox
  *
+ * Here too: stripe_webhook.payload_retention(), the setting of the same name
+ * as an interval, which prune_events() (extension/stripe_webhook.sql) reads.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <limits.h>
+
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "stripe_webhook.h"
 
@@ -22,6 +29,7 @@ PG_MODULE_MAGIC;
 int			stripe_webhook_log_level = LOG;
 int			stripe_webhook_tolerance = 300;
 int			stripe_webhook_keep_payloads = KEEP_PAYLOADS_ALL;
+int			stripe_webhook_payload_retention = -1;
 
 /* Levels a shop may choose for the per-step log (same names as log_min_messages) */
 static const struct config_enum_entry log_level_options[] = {
@@ -91,5 +99,44 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("stripe_webhook.payload_retention",
+							gettext_noop("How long processed and ignored events keep their payload "
+										 "after processing, for stripe_webhook.prune_events()."),
+							gettext_noop("prune_events() sets the payload of processed and ignored "
+										 "events processed longer ago than this to NULL.  -1 (the "
+										 "default) keeps payloads until the event itself is pruned; "
+										 "0 strips every processed payload at each pruning.  "
+										 "Received and failed events always keep theirs."),
+							&stripe_webhook_payload_retention,
+							-1,
+							-1, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("stripe_webhook");
+}
+
+/* SQL function: payload_retention() RETURNS interval */
+PG_FUNCTION_INFO_V1(stripe_payload_retention);
+
+/*
+ * stripe_payload_retention
+ *		stripe_webhook.payload_retention as an interval of seconds, NULL when
+ *		it is -1 (payloads kept until the event is pruned).  A SQL caller
+ *		reads the setting through this function rather than current_setting()
+ *		because calling it loads the module: the setting is then registered
+ *		and a value given before the load has been checked.
+ */
+Datum
+stripe_payload_retention(PG_FUNCTION_ARGS)
+{
+	Interval   *result;
+
+	if (stripe_webhook_payload_retention < 0)
+		PG_RETURN_NULL();
+
+	result = (Interval *) palloc0(sizeof(Interval));
+	result->time = (TimeOffset) stripe_webhook_payload_retention * USECS_PER_SEC;
+	PG_RETURN_INTERVAL_P(result);
 }

@@ -11,6 +11,11 @@
 #ifndef STRIPE_WEBHOOK_H
 #define STRIPE_WEBHOOK_H
 
+/* PostgreSQL 18 replaced pg_attribute_noreturn() with pg_noreturn */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* stripe_webhook.log_level: elevel used for the per-step fulfilment log */
 extern int	stripe_webhook_log_level;
 
@@ -24,6 +29,12 @@ typedef enum KeepPayloads
 	KEEP_PAYLOADS_UNPROCESSED	/* only events not processed (yet) */
 } KeepPayloads;
 extern int	stripe_webhook_keep_payloads;
+
+/*
+ * stripe_webhook.payload_retention: seconds a processed or ignored event
+ * keeps its payload once stripe_webhook.prune_events() runs; -1 for ever
+ */
+extern int	stripe_webhook_payload_retention;
 
 /*
  * StepLog

@@ -58,6 +58,7 @@
 
 #include "errcodes.h"
 #include "fulfil.h"
+#include "spi_util.h"
 #include "secrets.h"
 #include "signature.h"
 #include "stripe_webhook.h"
@@ -95,21 +96,6 @@ typedef struct Delivery
  */
 #define EVENT_LOCK_CLASS	0x73776576	/* "swev" */
 
-/* Checkout Session handlers by event type (fulfil.h) */
-typedef void (*SessionHandler) (Jsonb *session, SessionOutcome *out);
-
-static const struct
-{
-	const char *type;
-	SessionHandler handler;
-}			session_handlers[] =
-{
-	{"checkout.session.completed", CheckoutSessionCompleted},
-	{"checkout.session.async_payment_succeeded", CheckoutSessionAsyncSucceeded},
-	{"checkout.session.async_payment_failed", CheckoutSessionAsyncFailed},
-	{"checkout.session.expired", CheckoutSessionExpired},
-};
-
 /* Cached plans (SPI_keepplan), prepared on first use */
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr replay_plan = NULL;
@@ -123,47 +109,13 @@ static SPIPlanPtr reject_plan = NULL;
 static Oid	event_coltypes[] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID, JSONBOID};
 
 /*
- * PreparePlan
- *		SPI_prepare + SPI_keepplan into *plan unless already done.  The plan
- *		is generic from the first call: every statement here is a primary
- *		key probe or a single-row write, for which planning per call (the
- *		plan cache's default for the first five executions) buys nothing.
- */
-static SPIPlanPtr
-PreparePlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*plan = p;
-	}
-	return *plan;
-}
-
-/*
- * ExecPlan
- *		Run a cached plan and insist on the expected SPI_OK_* code.
- */
-static void
-ExecPlan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected, const char *what)
-{
-	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
-}
-
-/*
  * IsTransientError
  *		Errors worth a 503 (Stripe retries and the retry can succeed):
  *		class 40 (serialization failure 40001, deadlock 40P01, ...), lock
  *		not available (55P03, lock_timeout / NOWAIT), query canceled (57014,
- *		statement_timeout) and class 53 (out of memory, disk full, ...).
+ *		statement_timeout), class 53 (out of memory, disk full, ...) and a
+ *		shop binding that no longer matches its tables (SW402: the retry
+ *		succeeds once the shop rebinds).
  */
 static bool
 IsTransientError(int sqlerrcode)
@@ -171,7 +123,8 @@ IsTransientError(int sqlerrcode)
 	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK ||
 		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
 		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
-		sqlerrcode == ERRCODE_QUERY_CANCELED;
+		sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		sqlerrcode == ERRCODE_SW_BINDING_STALE;
 }
 
 /*
@@ -257,14 +210,14 @@ CountRejectionCallback(void *arg)
 	Datum		values[1];
 	SPIPlanPtr	plan;
 
-	plan = PreparePlan(&reject_plan,
+	plan = KeepPlan(&reject_plan,
 					   "INSERT INTO stripe_webhook.rejected_deliveries AS r (reason, count) "
 					   "VALUES ($1, 1) "
 					   "ON CONFLICT (reason) DO UPDATE "
 					   "SET count = r.count + 1, last_at = pg_catalog.now()",
 					   1, argtypes);
 	values[0] = CStringGetTextDatum((const char *) arg);
-	ExecPlan(plan, values, NULL, SPI_OK_INSERT, "counting a rejected delivery");
+	RunPlan(plan, values, NULL, SPI_OK_INSERT, "counting a rejected delivery");
 }
 
 /*
@@ -404,31 +357,23 @@ LookupEvent(Delivery *d)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
-	bool		isnull;
-	Datum		order;
-
-	PreparePlan(&lookup_plan,
+	KeepPlan(&lookup_plan,
 				"SELECT e.status, e.order_id FROM stripe_webhook.events e WHERE e.id = $1",
 				1, argtypes);
 	values[0] = CStringGetTextDatum(d->ev.id);
-	ExecPlan(lookup_plan, values, NULL, SPI_OK_SELECT, "looking an event up");
+	RunPlan(lookup_plan, values, NULL, SPI_OK_SELECT, "looking an event up");
 	if (SPI_processed == 0)
 		return;
 
 	d->recorded = true;
 	d->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	order = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (!isnull)
-	{
-		d->res->has_order = true;
-		memcpy(&d->res->order_id, DatumGetUUIDP(order), sizeof(pg_uuid_t));
-	}
+	d->res->order_id = SpiText(0, 2);
 	SPI_freetuptable(SPI_tuptable);
 
 	if (strcmp(d->status, "processed") == 0 || strcmp(d->status, "ignored") == 0)
 		AnswerDuplicate(d);
 	else
-		d->res->has_order = false;	/* received or failed: process again */
+		d->res->order_id = NULL;	/* received or failed: process again */
 }
 
 /*
@@ -486,11 +431,11 @@ ReplayAcceptCallback(void *arg)
 	Jsonb	   *payload;
 
 	LockEvent(d->replay_id);
-	PreparePlan(&replay_plan,
+	KeepPlan(&replay_plan,
 				"SELECT e.status, e.payload FROM stripe_webhook.events e WHERE e.id = $1",
 				1, argtypes);
 	values[0] = CStringGetTextDatum(d->replay_id);
-	ExecPlan(replay_plan, values, NULL, SPI_OK_SELECT, "reading an event");
+	RunPlan(replay_plan, values, NULL, SPI_OK_SELECT, "reading an event");
 	if (SPI_processed == 0)
 	{
 		d->not_found = d->done = true;
@@ -527,25 +472,21 @@ ProcessCallback(void *arg)
 	Delivery   *d = (Delivery *) arg;
 	WebhookResult *res = d->res;
 	const char *status = "ignored";
+	SessionHandler handler;
 	Datum		values[EVENT_NCOLS + 2];
 	char		nulls[EVENT_NCOLS + 2];
 
 	SetResult(res, WEBHOOK_HTTP_OK, "event type ignored");
-	for (int i = 0; i < lengthof(session_handlers); i++)
+	handler = FindSessionHandler(d->ev.type);
+	if (handler != NULL)
 	{
-		if (strcmp(d->ev.type, session_handlers[i].type) == 0)
-		{
-			SessionOutcome out;
+		SessionOutcome out;
 
-			memset(&out, 0, sizeof(out));
-			session_handlers[i].handler(d->ev.object, &out);
-			SetResult(res, WEBHOOK_HTTP_OK, pstrdup(out.message ? out.message : "processed"));
-			res->has_order = out.has_order;
-			if (out.has_order)
-				res->order_id = out.order_id;
-			status = out.ignored ? "ignored" : "processed";
-			break;
-		}
+		memset(&out, 0, sizeof(out));
+		handler(d->ev.object, d->ev.id, &out);
+		SetResult(res, WEBHOOK_HTTP_OK, pstrdup(out.message ? out.message : "processed"));
+		res->order_id = out.order_id;
+		status = out.ignored ? "ignored" : "processed";
 	}
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -555,8 +496,8 @@ ProcessCallback(void *arg)
 
 		memcpy(argtypes, event_coltypes, sizeof(event_coltypes));
 		argtypes[EVENT_NCOLS] = TEXTOID;
-		argtypes[EVENT_NCOLS + 1] = UUIDOID;
-		PreparePlan(&insert_done_plan,
+		argtypes[EVENT_NCOLS + 1] = TEXTOID;
+		KeepPlan(&insert_done_plan,
 					"INSERT INTO stripe_webhook.events "
 					"    (id, type, api_version, livemode, created, session_id, payload, "
 					"     status, attempts, processed_at, last_attempt_at, order_id) "
@@ -566,15 +507,15 @@ ProcessCallback(void *arg)
 		if (stripe_webhook_keep_payloads == KEEP_PAYLOADS_UNPROCESSED)
 			nulls[6] = 'n';
 		values[EVENT_NCOLS] = CStringGetTextDatum(status);
-		values[EVENT_NCOLS + 1] = res->has_order ? UUIDPGetDatum(&res->order_id) : (Datum) 0;
-		nulls[EVENT_NCOLS + 1] = res->has_order ? ' ' : 'n';
-		ExecPlan(insert_done_plan, values, nulls, SPI_OK_INSERT, "recording a processed event");
+		values[EVENT_NCOLS + 1] = res->order_id ? CStringGetTextDatum(res->order_id) : (Datum) 0;
+		nulls[EVENT_NCOLS + 1] = res->order_id ? ' ' : 'n';
+		RunPlan(insert_done_plan, values, nulls, SPI_OK_INSERT, "recording a processed event");
 	}
 	else
 	{
-		Oid			argtypes[4] = {TEXTOID, TEXTOID, UUIDOID, BOOLOID};
+		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID};
 
-		PreparePlan(&update_done_plan,
+		KeepPlan(&update_done_plan,
 					"UPDATE stripe_webhook.events "
 					"SET status = $2, processed_at = pg_catalog.now(), attempts = attempts + 1, "
 					"    last_attempt_at = pg_catalog.now(), order_id = $3, "
@@ -583,10 +524,10 @@ ProcessCallback(void *arg)
 					4, argtypes);
 		values[0] = CStringGetTextDatum(d->ev.id);
 		values[1] = CStringGetTextDatum(status);
-		values[2] = res->has_order ? UUIDPGetDatum(&res->order_id) : (Datum) 0;
-		nulls[2] = res->has_order ? ' ' : 'n';
+		values[2] = res->order_id ? CStringGetTextDatum(res->order_id) : (Datum) 0;
+		nulls[2] = res->order_id ? ' ' : 'n';
 		values[3] = BoolGetDatum(stripe_webhook_keep_payloads == KEEP_PAYLOADS_ALL);
-		ExecPlan(update_done_plan, values, nulls, SPI_OK_UPDATE, "recording a processed event");
+		RunPlan(update_done_plan, values, nulls, SPI_OK_UPDATE, "recording a processed event");
 	}
 	StepLog("stripe event %s (%s): %s", d->ev.id, d->ev.type, res->message);
 }
@@ -614,7 +555,7 @@ RecordFailureCallback(void *arg)
 	argtypes[EVENT_NCOLS] = TEXTOID;
 	argtypes[EVENT_NCOLS + 1] = TEXTOID;
 	argtypes[EVENT_NCOLS + 2] = TEXTOID;
-	PreparePlan(&failure_plan,
+	KeepPlan(&failure_plan,
 				"INSERT INTO stripe_webhook.events AS e "
 				"    (id, type, api_version, livemode, created, session_id, payload, "
 				"     status, attempts, last_attempt_at, last_error, last_sqlstate) "
@@ -630,7 +571,7 @@ RecordFailureCallback(void *arg)
 	values[EVENT_NCOLS] = CStringGetTextDatum(transient ? "received" : "failed");
 	values[EVENT_NCOLS + 1] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
 	values[EVENT_NCOLS + 2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
-	ExecPlan(failure_plan, values, nulls, SPI_OK_INSERT, "recording a failed event");
+	RunPlan(failure_plan, values, nulls, SPI_OK_INSERT, "recording a failed event");
 }
 
 /*
@@ -656,7 +597,7 @@ ProcessAndRecord(Delivery *d)
 	transient = IsTransientError(edata->sqlerrcode);
 	sqlstate = unpack_sql_state(edata->sqlerrcode);
 	message = edata->message ? edata->message : "unknown error";
-	res->has_order = false;
+	res->order_id = NULL;
 	res->sqlstate = pstrdup(sqlstate);
 	if (transient)
 		SetResult(res, WEBHOOK_HTTP_UNAVAILABLE,
@@ -696,7 +637,7 @@ ProcessAndRecord(Delivery *d)
 static void
 AnswerEscaped(Delivery *d, ErrorData *edata)
 {
-	d->res->has_order = false;
+	d->res->order_id = NULL;
 	if (IsTransientError(edata->sqlerrcode))
 	{
 		d->res->sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
@@ -732,8 +673,7 @@ stripe_handle_webhook(PG_FUNCTION_ARGS)
 	d.payload = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	d.header = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 
 	if (d.payload == NULL)
 		SetResult(&res, WEBHOOK_HTTP_BAD_REQUEST, "missing payload");
@@ -751,7 +691,7 @@ stripe_handle_webhook(PG_FUNCTION_ARGS)
 
 	MemoryContextSwitchTo(callercxt);
 	result = WebhookResultToJsonb(&res);
-	SPI_finish();
+	SpiFinish();
 
 	PG_RETURN_JSONB_P(result);
 }
@@ -776,8 +716,7 @@ stripe_replay_event(PG_FUNCTION_ARGS)
 	d.res = &res;
 	d.replay_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 
 	edata = RunGuarded(ReplayAcceptCallback, &d);
 	if (edata != NULL)
@@ -793,7 +732,7 @@ stripe_replay_event(PG_FUNCTION_ARGS)
 
 	MemoryContextSwitchTo(callercxt);
 	result = WebhookResultToJsonb(&res);
-	SPI_finish();
+	SpiFinish();
 
 	PG_RETURN_JSONB_P(result);
 }

@@ -18,7 +18,6 @@
 
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 /* HTTP statuses the handler answers with */
 #define WEBHOOK_HTTP_OK				200 /* processed, ignored, duplicate */
@@ -38,8 +37,7 @@ typedef struct WebhookResult
 	const char *message;
 	const char *event_id;		/* NULL until the body parsed as an event */
 	const char *event_type;
-	bool		has_order;
-	pg_uuid_t	order_id;
+	const char *order_id;		/* text form of the shop's order id, or NULL */
 	const char *sqlstate;		/* failures only: the error's SQLSTATE */
 } WebhookResult;
 

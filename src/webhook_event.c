@@ -20,8 +20,8 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
+#include "jsonb_util.h"
 #include "webhook.h"
 
 /* Longest id, type or api_version accepted (events.id has the same limit) */
@@ -31,46 +31,13 @@
 #define EVENT_MAX_CREATED	INT64CONST(253402300799)
 
 /*
- * GetField
- *		Look up key in an object container; false if absent.
- */
-static bool
-GetField(JsonbContainer *container, const char *key, JsonbValue *out)
-{
-	return getKeyJsonValueFromContainer(container, key, strlen(key), out) != NULL;
-}
-
-/*
- * IsObject
- *		Whether a looked-up value is a (non-scalar) JSON object.
- */
-static bool
-IsObject(const JsonbValue *v)
-{
-	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
-}
-
-/*
- * StringEquals
- *		Whether a looked-up value is the JSON string s.
- */
-static bool
-StringEquals(const JsonbValue *v, const char *s)
-{
-	size_t		len = strlen(s);
-
-	return v->type == jbvString && v->val.string.len == len &&
-		memcmp(v->val.string.val, s, len) == 0;
-}
-
-/*
- * CopyString
+ * CopyEventString
  *		A JSON string as a NUL-terminated palloc'd copy; NULL when it is not
  *		a string, is empty or longer than EVENT_MAX_TEXT, or contains a
  *		character outside allowed (a strspn set) when allowed is given.
  */
 static char *
-CopyString(const JsonbValue *v, const char *allowed)
+CopyEventString(const JsonbValue *v, const char *allowed)
 {
 	char	   *s;
 
@@ -131,26 +98,26 @@ StripeEventFromJsonb(Jsonb *event, StripeEvent *ev)
 	if (JB_ROOT_IS_SCALAR(event) || !JB_ROOT_IS_OBJECT(event))
 		return "payload is not a JSON object";
 
-	if (!GetField(root, "object", &v) || !StringEquals(&v, "event"))
+	if (!JsonbGetKey(root, "object", &v) || !JsonbStringEquals(&v, "event"))
 		return "payload is not a Stripe event: \"object\" is not \"event\"";
 
-	if (!GetField(root, "id", &v) || (ev->id = CopyString(&v, id_chars)) == NULL ||
+	if (!JsonbGetKey(root, "id", &v) || (ev->id = CopyEventString(&v, id_chars)) == NULL ||
 		strncmp(ev->id, "evt_", 4) != 0 || ev->id[4] == '\0')
 		return "payload is not a Stripe event: \"id\" is not an event id (evt_...)";
 
-	if (!GetField(root, "type", &v) || (ev->type = CopyString(&v, type_chars)) == NULL)
+	if (!JsonbGetKey(root, "type", &v) || (ev->type = CopyEventString(&v, type_chars)) == NULL)
 		return "payload is not a Stripe event: \"type\" is missing or malformed";
 
-	if (!GetField(root, "data", &data) || !IsObject(&data) ||
-		!GetField(data.val.binary.data, "object", &obj) || !IsObject(&obj))
+	if (!JsonbGetKey(root, "data", &data) || !JsonbIsObject(&data) ||
+		!JsonbGetKey(data.val.binary.data, "object", &obj) || !JsonbIsObject(&obj))
 		return "payload is not a Stripe event: \"data.object\" is not an object";
 	ev->object = JsonbValueToJsonb(&obj);
 
-	if (GetField(root, "api_version", &v) && v.type != jbvNull &&
-		(ev->api_version = CopyString(&v, NULL)) == NULL)
+	if (JsonbGetKey(root, "api_version", &v) && v.type != jbvNull &&
+		(ev->api_version = CopyEventString(&v, NULL)) == NULL)
 		return "payload is not a Stripe event: \"api_version\" is not a string";
 
-	if (GetField(root, "livemode", &v) && v.type != jbvNull)
+	if (JsonbGetKey(root, "livemode", &v) && v.type != jbvNull)
 	{
 		if (v.type != jbvBool)
 			return "payload is not a Stripe event: \"livemode\" is not a boolean";
@@ -158,7 +125,7 @@ StripeEventFromJsonb(Jsonb *event, StripeEvent *ev)
 		ev->livemode = v.val.boolean;
 	}
 
-	if (GetField(root, "created", &v) && v.type != jbvNull)
+	if (JsonbGetKey(root, "created", &v) && v.type != jbvNull)
 	{
 		int64		secs;
 
@@ -169,42 +136,11 @@ StripeEventFromJsonb(Jsonb *event, StripeEvent *ev)
 	}
 
 	/* The Checkout Session id, recorded so that support can find events */
-	if (GetField(obj.val.binary.data, "object", &v) && StringEquals(&v, "checkout.session") &&
-		GetField(obj.val.binary.data, "id", &v))
-		ev->session_id = CopyString(&v, NULL);
+	if (JsonbGetKey(obj.val.binary.data, "object", &v) && JsonbStringEquals(&v, "checkout.session") &&
+		JsonbGetKey(obj.val.binary.data, "id", &v))
+		ev->session_id = CopyEventString(&v, NULL);
 
 	return NULL;
-}
-
-/*
- * PushPair
- *		Push "key": *value onto the object being built.
- */
-static void
-PushPair(JsonbParseState **state, const char *key, JsonbValue *value)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-	pushJsonbValue(state, WJB_VALUE, value);
-}
-
-/*
- * PushString
- *		Push "key": "value".
- */
-static void
-PushString(JsonbParseState **state, const char *key, const char *value)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	PushPair(state, key, &v);
 }
 
 /*
@@ -222,18 +158,16 @@ WebhookResultToJsonb(const WebhookResult *res)
 	status.type = jbvNumeric;
 	status.val.numeric = int64_to_numeric(res->http_status);
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	PushPair(&state, "status", &status);
-	PushString(&state, "message", res->message ? res->message : "");
+	JsonbPushPair(&state, "status", &status);
+	JsonbPushString(&state, "message", res->message ? res->message : "");
 	if (res->event_id)
-		PushString(&state, "event_id", res->event_id);
+		JsonbPushString(&state, "event_id", res->event_id);
 	if (res->event_type)
-		PushString(&state, "event_type", res->event_type);
-	if (res->has_order)
-		PushString(&state, "order_id",
-				   DatumGetCString(DirectFunctionCall1(uuid_out,
-													   UUIDPGetDatum(&res->order_id))));
+		JsonbPushString(&state, "event_type", res->event_type);
+	if (res->order_id)
+		JsonbPushString(&state, "order_id", res->order_id);
 	if (res->sqlstate)
-		PushString(&state, "sqlstate", res->sqlstate);
+		JsonbPushString(&state, "sqlstate", res->sqlstate);
 	obj = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 
 	return JsonbValueToJsonb(obj);

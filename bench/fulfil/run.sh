@@ -5,12 +5,12 @@
 #   floor    pgbench sending just the statements a fulfilment must execute
 #            (lock and mark the cart, insert the order, insert its items,
 #            update stock, insert the new cart) as one pipeline, no logic
-#   floor+reads  the same pipeline preceded by the reads issue 3 requires
+#   floor+reads  the same pipeline preceded by the reads a fulfilment must make
 #            and the floor leaves out: the cart row lock, then (in a fresh
 #            snapshot) the session's existing order, its recorded outcome
 #            and the cart's lines with their products locked in id order
 #   webhook  stripe_handle_webhook() on a signed checkout.session.completed
-#            event around the same session (issue 4: verify, look the event
+#            event around the same session (verify, look the event
 #            up, fulfil, record the event with its payload), in the same run
 #            and with the same clients as C; the event is signed in SQL by
 #            the pgbench script, which only this variant pays for

@@ -4,7 +4,7 @@
 #   ./bench/webhook/run.sh [TRANSACTIONS]     (default 4000 per measured run)
 #
 # Compares, in one run, on one throwaway cluster, with the same clients:
-#   fulfil    stripe_fulfill_session(session) alone: the issue 3 transaction
+#   fulfil    stripe_fulfill_session(session) alone: the fulfilment transaction
 #   webhook   stripe_handle_webhook(payload, header): verify the signature
 #             against the active secrets, look the event up, fulfil, record
 #             the event with its outcome and payload (keep_payloads = all)

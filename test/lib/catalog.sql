@@ -47,7 +47,7 @@ WITH ext AS (
     SELECT 'index: ' || pg_get_indexdef(i.indexrelid)
     FROM members m JOIN pg_index i ON m.classid = 'pg_class'::regclass AND i.indrelid = m.objid
     UNION ALL
-    SELECT 'trigger: ' || pg_get_triggerdef(t.oid)
+    SELECT 'trigger: ' || pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
     FROM members m JOIN pg_trigger t ON m.classid = 'pg_class'::regclass AND t.tgrelid = m.objid AND NOT t.tgisinternal
     UNION ALL
     SELECT 'view: ' || c.oid::regclass::text || ' ' || pg_get_viewdef(c.oid)

@@ -84,7 +84,7 @@ LANGUAGE sql AS $$
                                                         ORDER BY cart_id, product_id)
                           FROM stripe_webhook.cart_items),
         'stock=' || (SELECT pg_catalog.string_agg(id || ':' || stock, ',' ORDER BY id) FROM stripe_webhook.products),
-        'sessions=' || (SELECT pg_catalog.count(*) FROM stripe_webhook.checkout_sessions),
+        'sessions=' || (SELECT pg_catalog.count(*) FROM stripe_webhook.checkout_sessions WHERE outcome IS NOT NULL),
         'order_rows=' || (SELECT pg_catalog.md5(COALESCE(pg_catalog.string_agg(o::text, ',' ORDER BY o.id), ''))
                           FROM stripe_webhook.orders o))
 $$;

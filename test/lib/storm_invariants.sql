@@ -118,7 +118,7 @@ v17 AS (SELECT ps.event_id AS k FROM ps
         JOIN ps_orders po ON po.session_id = ps.session_id
         LEFT JOIN stripe_webhook.events e ON e.id = ps.event_id
         WHERE e.id IS NULL OR e.status <> 'processed' OR e.processed_at IS NULL OR e.attempts < 1
-           OR e.session_id IS DISTINCT FROM ps.session_id OR e.order_id IS DISTINCT FROM po.order_id),
+           OR e.session_id IS DISTINCT FROM ps.session_id OR e.order_id IS DISTINCT FROM po.order_id::text),
 v18 AS (SELECT e.id AS k FROM stripe_webhook.events e LEFT JOIN ps ON ps.event_id = e.id
         WHERE e.status <> 'processed' OR ps.event_id IS NULL),
 v19 AS (SELECT reason AS k FROM stripe_webhook.rejected_deliveries WHERE count > 0),

@@ -105,7 +105,7 @@ SELECT throws_ok($$INSERT INTO stripe_webhook.order_items (order_id, product_id,
 SELECT throws_ok($$INSERT INTO stripe_webhook.order_items (order_id, product_id, quantity, unit_amount, stock_taken)
                    VALUES ('00000000-0000-0000-0000-000000000001', 901, 1, 100, 2)$$, '23514', NULL,
                  'stock_taken cannot exceed quantity');
-SELECT throws_ok($$INSERT INTO stripe_webhook.checkout_sessions (id, outcome) VALUES ('cs_z', 'refunded')$$,
+SELECT throws_ok($$INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, outcome) VALUES ('cs_z', 'stripe_webhook.carts', '1', 'u', 'refunded')$$,
                  '23514', NULL, 'recorded session outcome is expired or payment_failed');
 
 -- functions: shape and privileges

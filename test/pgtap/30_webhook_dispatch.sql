@@ -42,7 +42,7 @@ SELECT is((SELECT row(type, api_version, livemode, created, session_id, status, 
               'cs_test_dispatch_paid1', 'processed', 1, NULL::text)::text,
           'events row: type, api_version, livemode, created, session_id, status processed, 1 attempt, no error');
 SELECT is((SELECT order_id FROM stripe_webhook.events WHERE id = 'evt_dispatch_paid1'),
-          (pg_temp.ord('cs_test_dispatch_paid1')).id, 'events row: the order it produced');
+          (pg_temp.ord('cs_test_dispatch_paid1')).id::text, 'events row: the order it produced');
 SELECT is((SELECT payload FROM stripe_webhook.events WHERE id = 'evt_dispatch_paid1'),
           (SELECT body::jsonb FROM paid), 'events row: the whole payload');
 SELECT ok((SELECT received_at = now() AND processed_at = now() FROM stripe_webhook.events WHERE id = 'evt_dispatch_paid1'),
@@ -72,7 +72,7 @@ SELECT is((SELECT count(*) FROM stripe_webhook.orders WHERE checkout_session_id 
           'still one order for the session');
 SELECT is(wh_test.stock(), ARRAY[98, 99], 'no more stock taken');
 SELECT is((SELECT order_id FROM stripe_webhook.events WHERE id = 'evt_dispatch_paid1b'),
-          (pg_temp.ord('cs_test_dispatch_paid1')).id, 'the second event is recorded with the same order');
+          (pg_temp.ord('cs_test_dispatch_paid1')).id::text, 'the second event is recorded with the same order');
 
 ---------------------------------------------------------------------------
 -- Delayed payment: completed (unpaid) then async_payment_succeeded.
@@ -89,7 +89,7 @@ SELECT is(wh_test.stock(), ARRAY[96, 98], 'no second stock reduction');
 SELECT is((SELECT count(*) FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_dispatch_async2'), 1::bigint,
           'one order for the session');
 SELECT is((SELECT order_id FROM stripe_webhook.events WHERE id = 'evt_dispatch_ok2'),
-          (pg_temp.ord('cs_test_dispatch_async2')).id, 'the async event is recorded with the order');
+          (pg_temp.ord('cs_test_dispatch_async2')).id::text, 'the async event is recorded with the order');
 
 ---------------------------------------------------------------------------
 -- Out of order: async_payment_succeeded before completed.

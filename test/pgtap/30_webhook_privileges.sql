@@ -99,19 +99,20 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace
           1::bigint, 'exactly one api.stripe_webhook (no overload PostgREST could find ambiguous)');
 
 -- The only functions of the extension PUBLIC may execute are the pure
--- signature helpers of issue 2 (they read no table and know no secret);
--- none is SECURITY DEFINER.  A role without USAGE on the schema (web_anon)
+-- signature helpers and currency_exponent (they read no table and know no
+-- secret); none is SECURITY DEFINER.  A role without USAGE on the schema (web_anon)
 -- cannot reach them at all.
 SELECT is((SELECT count(*) FROM pg_proc p
            WHERE p.pronamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
              AND has_function_privilege('public', p.oid, 'EXECUTE') AND p.prosecdef),
           0::bigint, 'no SECURITY DEFINER function is executable by PUBLIC');
 SELECT ok((SELECT bool_and(p.proname IN ('stripe_verify_signature', 'stripe_verify_signature_strict',
-                                         'stripe_signature_failure', 'stripe_signature_header'))
+                                         'stripe_signature_failure', 'stripe_signature_header',
+                                         'currency_exponent'))
            FROM pg_proc p
            WHERE p.pronamespace IN ('stripe_webhook'::regnamespace, 'api'::regnamespace)
              AND has_function_privilege('public', p.oid, 'EXECUTE')),
-          'PUBLIC may execute only the pure signature functions');
+          'PUBLIC may execute only the pure signature and currency functions');
 
 -- What each role may do beyond what PUBLIC may.
 CREATE TEMP VIEW role_privs AS

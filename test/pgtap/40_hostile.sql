@@ -389,7 +389,7 @@ SELECT is(hostile.try(replace(hostile.ok('evt_h_data2', 'dupkeys', '9201')::text
           '{"status": 200, "message": "order created", "recorded": {"evt_h_data2": "processed/-"}}',
           'duplicate metadata.cart_id, the last one the user''s own cart: 200');
 SELECT is((SELECT o.cart_id || ' ' || (e.payload #>> '{data,object,metadata,cart_id}')
-           FROM stripe_webhook.orders o JOIN stripe_webhook.events e ON e.order_id = o.id
+           FROM stripe_webhook.orders o JOIN stripe_webhook.events e ON e.order_id = o.id::text
            WHERE e.id = 'evt_h_data2'),
           '9205 9205', 'the cart fulfilled is the one the stored payload shows (no parser disagreement)');
 SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_data3', 'attacker2', '9203'), '{data,object,line_items}',

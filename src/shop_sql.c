@@ -150,10 +150,9 @@ GenLockCart(ShopBinding *b)
 
 /*
  * GenCartLines
- *		STMT_CART_LINES.  ORDER BY under a row lock sorts first, then locks:
- *		products are locked in ascending id order.  NO KEY UPDATE (stock
- *		changes, keys do not) does not block other transactions' foreign key
- *		checks, e.g. a customer adding the product to a cart.
+ *		STMT_CART_LINES.  No product is locked here: the stock is taken last
+ *		(STMT_TAKE_STOCK), so that a product's row lock is held from there
+ *		to commit only, however many carts hold it.
  */
 static void
 GenCartLines(ShopBinding *b)
@@ -167,18 +166,17 @@ GenCartLines(ShopBinding *b)
 				   "    FROM %s ci WHERE ci.%s = %s"
 				   "   GROUP BY ci.%s HAVING pg_catalog.sum(ci.%s) > 0)"
 				   "SELECT p.%s::text AS product, l.quantity, %s AS unit_amount,"
-				   "       %s AS currency, p.%s::int8 AS stock,"
+				   "       %s AS currency,"
 				   "       s.order_id AS existing_order, s.outcome AS recorded"
 				   "  FROM %s p JOIN l ON p.%s = l.product"
 				   "  LEFT JOIN stripe_webhook.checkout_sessions s ON s.id = %s"
-				   " ORDER BY p.%s"
-				   "   FOR NO KEY UPDATE OF p",
+				   " ORDER BY p.%s",
 				   Col(b, F_ITEM_PRODUCT), Col(b, F_ITEM_QUANTITY),
 				   b->table[ROLE_CART_ITEMS], Col(b, F_ITEM_CART), Key(b, F_ITEM_CART, CL_CART),
 				   Col(b, F_ITEM_PRODUCT), Col(b, F_ITEM_QUANTITY),
 				   Col(b, F_PRODUCT_ID),
 				   ToMinor(b, F_PRODUCT_PRICE, psprintf("p.%s", Col(b, F_PRODUCT_PRICE)), currency),
-				   currency ? currency : quote_literal_cstr(b->currency), Col(b, F_PRODUCT_STOCK),
+				   currency ? currency : quote_literal_cstr(b->currency),
 				   b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), P(CL_SESSION),
 				   Col(b, F_PRODUCT_ID));
 	Keep(b, STMT_CART_LINES, sql, CL_NPARAMS, types);
@@ -236,9 +234,8 @@ GenWriteOrder(ShopBinding *b)
 	for (int i = 0; i < WO_NPARAMS; i++)
 		types[i] = TEXTOID;
 	types[WO_SUBTOTAL] = types[WO_TOTAL] = INT8OID;
-	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = types[WO_CHANGES] = TEXTARRAYOID;
+	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = TEXTARRAYOID;
 	types[WO_QUANTITIES] = types[WO_UNIT_AMOUNTS] = INT8ARRAYOID;
-	types[WO_SHORTFALLS] = types[WO_TAKEN] = INT8ARRAYOID;
 	types[WO_CONSUME] = BOOLOID;
 
 	/* the order: mapped columns, then the binding's constants */
@@ -277,14 +274,13 @@ GenWriteOrder(ShopBinding *b)
 					 "  RETURNING %s AS id, %s::text AS id_text"
 					 "), u AS ("
 					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s))"
-					 "    AS u(product, quantity, unit_amount, currency, shortfall, taken)",
+					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					 "    AS u(product, quantity, unit_amount, currency)",
 					 b->table[ROLE_ORDERS], cols.data, b->constants[ROLE_ORDERS],
 					 vals.data, b->constant_values[ROLE_ORDERS],
 					 Col(b, F_ORDER_ID), Col(b, F_ORDER_ID),
 					 P(WO_PRODUCTS), P(WO_QUANTITIES), P(WO_UNIT_AMOUNTS),
-					 P(WO_LINE_CURRENCIES), P(WO_SHORTFALLS), P(WO_TAKEN));
+					 P(WO_LINE_CURRENCIES));
 
 	/* the order's items */
 	appendStringInfo(&sql,
@@ -301,23 +297,17 @@ GenWriteOrder(ShopBinding *b)
 					 b->field[F_LINE_QUANTITY].cast,
 					 FromMinor(b, F_LINE_UNIT_PRICE, "u.unit_amount", line_currency));
 	if (b->field[F_LINE_SHORTFALL].bound)
-		appendStringInfo(&sql, ", u.shortfall::%s", b->field[F_LINE_SHORTFALL].cast);
+		appendStringInfo(&sql, ", 0::%s", b->field[F_LINE_SHORTFALL].cast);
 	if (b->field[F_LINE_STOCK_TAKEN].bound)
-		appendStringInfo(&sql, ", u.taken::%s", b->field[F_LINE_STOCK_TAKEN].cast);
+		appendStringInfo(&sql, ", 0::%s", b->field[F_LINE_STOCK_TAKEN].cast);
 	appendStringInfo(&sql, "%s FROM o, u", b->constant_values[ROLE_ORDER_ITEMS]);
 
-	/* what the extension keeps of each line; the stock taken */
-	appendStringInfo(&sql,
-					 "), x AS ("
-					 "  INSERT INTO stripe_webhook.order_lines"
-					 "    (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)"
-					 "  SELECT o.id_text, u.product, u.quantity, u.unit_amount, u.shortfall, u.taken"
-					 "    FROM o, u"
-					 "), t AS ("
-					 "  UPDATE %s p SET %s = p.%s - u.taken"
-					 "    FROM o, u WHERE p.%s = u.product::%s AND u.taken > 0",
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast);
+	/* what the extension keeps of each line (STMT_TAKE_STOCK fills in) */
+	appendStringInfoString(&sql,
+						   "), x AS ("
+						   "  INSERT INTO stripe_webhook.order_lines"
+						   "    (order_id, product_id, quantity, unit_amount)"
+						   "  SELECT o.id_text, u.product, u.quantity, u.unit_amount FROM o, u");
 
 	/* the cart, consumed; the user's new active cart */
 	appendStringInfo(&sql,
@@ -347,7 +337,7 @@ GenWriteOrder(ShopBinding *b)
 					 Col(b, F_CART_LOCKED), Col(b, F_CART_ID), Key(b, F_CART_ID, WO_CART),
 					 Col(b, F_CART_ID));
 
-	/* the session's record (claimed once) and the change notices */
+	/* the session's record, claimed once */
 	appendStringInfo(&sql,
 					 "), k AS ("
 					 "  INSERT INTO stripe_webhook.checkout_sessions AS s"
@@ -359,20 +349,110 @@ GenWriteOrder(ShopBinding *b)
 					 "        review_reason = excluded.review_reason, updated_at = pg_catalog.now()"
 					 "    WHERE s.order_id IS NULL"
 					 "  RETURNING 1"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT o.id_text, ch.change, %s, %s, %s"
-					 "    FROM o, pg_catalog.unnest(%s) AS ch(change)"
 					 ")"
 					 "SELECT o.id_text, (SELECT n.id FROM n) AS new_cart,"
 					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed"
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
-					 P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
-					 P(WO_STATUS_WORD), P(WO_SESSION), P(WO_EVENT), P(WO_CHANGES));
+					 P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON));
 	Keep(b, STMT_WRITE_ORDER, sql.data, WO_NPARAMS, types);
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
+}
+
+/*
+ * GenTakeStock
+ *		STMT_TAKE_STOCK.  The products are locked in ascending id order (the
+ *		sort comes before the row locks), which keeps concurrent fulfilments
+ *		and cancellations deadlock-free; what is taken is decided on the
+ *		locked rows.  The review reason and the status are completed here
+ *		only when something is short.
+ */
+static void
+GenTakeStock(ShopBinding *b)
+{
+	Oid			types[TS_NPARAMS];
+	StringInfoData s;
+
+	for (int i = 0; i < TS_NPARAMS; i++)
+		types[i] = TEXTOID;
+	types[TS_PRODUCTS] = TEXTARRAYOID;
+	types[TS_QUANTITIES] = INT8ARRAYOID;
+
+	initStringInfo(&s);
+	appendStringInfo(&s,
+					 "WITH w AS ("
+					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					 "    AS w(product, quantity)"
+					 "), p AS ("
+					 "  SELECT p.%s AS id, p.%s::int8 AS stock, w.product, w.quantity"
+					 "    FROM %s p JOIN w ON p.%s = w.product::%s"
+					 "   ORDER BY p.%s FOR NO KEY UPDATE OF p"
+					 "), t AS ("
+					 "  SELECT p.id, p.product, p.quantity,"
+					 "         LEAST(GREATEST(p.stock, 0), p.quantity) AS taken FROM p"
+					 "), u AS ("
+					 "  UPDATE %s x SET %s = x.%s - t.taken FROM t WHERE x.%s = t.id AND t.taken > 0"
+					 "), l AS ("
+					 "  UPDATE stripe_webhook.order_lines ol"
+					 "     SET stock_taken = t.taken, shortfall = t.quantity - t.taken"
+					 "    FROM t WHERE ol.order_id = %s AND ol.product_id = t.product",
+					 P(TS_PRODUCTS), P(TS_QUANTITIES),
+					 Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 Col(b, F_PRODUCT_ID),
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+					 Col(b, F_PRODUCT_ID), P(TS_ORDER));
+	if (b->field[F_LINE_SHORTFALL].bound || b->field[F_LINE_STOCK_TAKEN].bound)
+	{
+		appendStringInfo(&s, "), i AS (UPDATE %s oi SET ", b->table[ROLE_ORDER_ITEMS]);
+		if (b->field[F_LINE_SHORTFALL].bound)
+			appendStringInfo(&s, "%s = (t.quantity - t.taken)::%s%s", Col(b, F_LINE_SHORTFALL),
+							 b->field[F_LINE_SHORTFALL].cast,
+							 b->field[F_LINE_STOCK_TAKEN].bound ? ", " : "");
+		if (b->field[F_LINE_STOCK_TAKEN].bound)
+			appendStringInfo(&s, "%s = t.taken::%s", Col(b, F_LINE_STOCK_TAKEN),
+							 b->field[F_LINE_STOCK_TAKEN].cast);
+		appendStringInfo(&s, " FROM t WHERE oi.%s = %s AND oi.%s = t.id",
+						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, TS_ORDER), Col(b, F_LINE_PRODUCT));
+	}
+
+	/* the final reason: what is short first, then the reasons so far */
+	appendStringInfo(&s,
+					 "), r AS ("
+					 "  SELECT f.short IS NOT NULL AS short,"
+					 "         pg_catalog.concat_ws('; ', f.short, %s) AS reason,"
+					 "         CASE WHEN f.short IS NULL THEN %s ELSE %s END AS status"
+					 "    FROM (SELECT 'stock short: ' || pg_catalog.string_agg("
+					 "                   pg_catalog.format('product %%s short by %%s of %%s',"
+					 "                                     t.product, t.quantity - t.taken, t.quantity),"
+					 "                   ', ' ORDER BY t.id) FILTER (WHERE t.taken < t.quantity) AS short"
+					 "            FROM t) f"
+					 "), o AS ("
+					 "  UPDATE %s o SET %s = r.status::%s",
+					 P(TS_REASON), P(TS_STATUS_WORD), P(TS_REVIEW_WORD),
+					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), b->field[F_ORDER_STATUS].cast);
+	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
+			   b->field[F_ORDER_REVIEW_REASON].bound ?
+			   psprintf("r.reason::%s", b->field[F_ORDER_REVIEW_REASON].cast) : NULL);
+	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
+	appendStringInfo(&s,
+					 "    FROM r WHERE o.%s = %s AND r.short"
+					 "), k AS ("
+					 "  UPDATE stripe_webhook.checkout_sessions s SET review_reason = r.reason"
+					 "    FROM r WHERE s.id = %s AND r.short"
+					 "), g AS ("
+					 "  INSERT INTO stripe_webhook.order_changes"
+					 "    (order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  SELECT %s, c.change, r.status, %s, %s"
+					 "    FROM r, (VALUES (1, 'order_created'), (2, 'order_needs_review')) AS c(n, change)"
+					 "   WHERE c.n = 1 OR r.status = %s"
+					 "   ORDER BY c.n"
+					 ")"
+					 "SELECT t.product, t.taken FROM t ORDER BY t.id",
+					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER),
+					 P(TS_SESSION),
+					 P(TS_ORDER), P(TS_SESSION), P(TS_EVENT), P(TS_REVIEW_WORD));
+	Keep(b, STMT_TAKE_STOCK, s.data, TS_NPARAMS, types);
 }
 
 /*
@@ -590,6 +670,7 @@ ShopGenerateStatements(ShopBinding *b)
 	GenLockCart(b);
 	GenCartLines(b);
 	GenWriteOrder(b);
+	GenTakeStock(b);
 	GenOrderStatements(b);
 	GenCartStatements(b);
 }

@@ -17,21 +17,12 @@ LOGDIR=${SW_TEST_LOGDIR:-$(mktemp -d /tmp/sw-testlog.XXXXXX)}
 mkdir -p "$LOGDIR"
 PASSED=0
 FAILED=0
+LOST=0
 
-# tally NAME LOGFILE EXIT: count TAP "ok"/"not ok" lines of a finished suite.
-# A suite that exits non-zero without a failing line counts one failure.
-tally() {
-    local name=$1 log=$2 rc=$3 ok notok
-    ok=$(grep -cE '^[[:space:]]*ok [0-9]+' "$log")
-    notok=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$log")
-    if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; fi
-    PASSED=$((PASSED + ok))
-    FAILED=$((FAILED + notok))
-    echo "# suite $name: $ok passed, $notok failed (log: $log)"
-    if [ "$notok" -ne 0 ]; then
-        grep -E '^[[:space:]]*not ok|^#' "$log" | head -60
-    fi
-}
+# tally NAME LOGFILE EXIT (test/lib/tally.sh): count the TAP lines of a
+# finished suite; every test a plan promised but that never ran (a pgTAP
+# file that aborted) counts as failed.
+. test/lib/tally.sh
 
 # run_suite NAME CMD...: run a TAP-producing command, echo it, tally it.
 run_suite() {
@@ -105,5 +96,6 @@ for s in $SUITES; do
     run_suite "$s" "suite_$s"
 done
 
+[ "$LOST" -eq 0 ] || echo "# $LOST planned tests never ran (counted as failed)"
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

@@ -124,19 +124,40 @@ KeyError(SessionEvent *ev, ShopField f, const char *key, const char *value)
 }
 
 /*
+ * UserLockKey
+ *		The advisory lock key of a user: class USER_LOCK_CLASS, the hash of
+ *		the user's canonical id.
+ */
+static int32
+UserLockKey(const char *user_key)
+{
+	return (int32) hash_bytes((const unsigned char *) user_key, (int) strlen(user_key));
+}
+
+/*
  * LockUser
  *		Take the transaction-level advisory lock of the session's user: it
  *		serialises the events of one user's sessions, which may find or
- *		create the user's active cart.
+ *		create the user's active cart, and the user's stock holds.
  */
-static void
+void
 LockUser(const char *user_key)
 {
-	uint32		hash = hash_bytes((const unsigned char *) user_key, (int) strlen(user_key));
-
 	DirectFunctionCall2(pg_advisory_xact_lock_int4,
 						Int32GetDatum((int32) USER_LOCK_CLASS),
-						Int32GetDatum((int32) hash));
+						Int32GetDatum(UserLockKey(user_key)));
+}
+
+/*
+ * TryLockUser
+ *		See fulfil_int.h.
+ */
+bool
+TryLockUser(const char *user_key)
+{
+	return DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
+											Int32GetDatum((int32) USER_LOCK_CLASS),
+											Int32GetDatum(UserLockKey(user_key))));
 }
 
 /*

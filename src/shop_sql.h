@@ -77,12 +77,15 @@ typedef enum WriteOrderParam
 } WriteOrderParam;
 
 /*
- * STMT_TAKE_STOCK: the last step of a new order.  Locks the products in id
- * order, takes what is there (up to the quantity), records it on the
- * order's lines; if anything is short, the order needs review with "stock
- * short: ..." before the other reasons; adds the order's change notices
- * with its final status.  Returns one row per product: product (text),
- * taken (int8), in id order.
+ * STMT_TAKE_STOCK: the last step of a new order.  Locks the products of the
+ * order and of the session's stock hold (stripe_webhook.holds) in id order;
+ * each line takes from the hold first and the rest from stock (up to the
+ * quantity); held units the order does not take go back to stock, and the
+ * hold is settled (ordered or released).  Records what each line took; if
+ * anything is short, the order needs review with "stock short: ..." before
+ * the other reasons; adds the order's change notices with its final status.
+ * Returns one row per product of the order: product (text), taken (int8),
+ * in id order.
  */
 typedef enum TakeStockParam
 {
@@ -150,5 +153,61 @@ typedef enum RestoreParam
 {
 	RS_ORDER, RS_CART, RS_NPARAMS
 } RestoreParam;
+
+/*
+ * Stock holds (holds.c).  Every statement reads and writes
+ * stripe_webhook.holds rows of the bound products and carts tables only.
+ *
+ * STMT_HOLD_OWNER: the cart's user (text), no lock; the user's lock comes
+ * before the cart's.
+ */
+typedef enum HoldOwnerParam
+{
+	HO_CART, HO_NPARAMS
+} HoldOwnerParam;
+
+/*
+ * STMT_HOLD_LOCK: the products the cart wants and those that other
+ * sessions hold for the same cart, locked in id order.  Returns product
+ * (text), stock (int8, never below 0), wanted (int8), replaced (int8: held
+ * for the cart by other sessions).
+ */
+typedef enum HoldLockParam
+{
+	HL_CART, HL_SESSION, HL_PRODUCTS, HL_QUANTITIES, HL_NPARAMS
+} HoldLockParam;
+
+/*
+ * STMT_HOLD_WRITE: the other sessions' holds of the cart released
+ * ("replaced"), the new hold inserted, each product's stock changed once by
+ * the difference.  Returns held (int8: rows inserted), replaced (text[]:
+ * the sessions whose holds were released).
+ */
+typedef enum HoldWriteParam
+{
+	HW_CART, HW_SESSION, HW_USER, HW_PRODUCTS, HW_QUANTITIES, HW_EXPIRES,
+	HW_NPARAMS
+} HoldWriteParam;
+
+/* STMT_HOLD_SHOW: a session's hold rows (all states), in product id order */
+typedef enum HoldShowParam
+{
+	HS_SESSION, HS_NPARAMS
+} HoldShowParam;
+
+/* STMT_RELEASE_LOCK: the products held by sessions, locked in id order */
+typedef enum ReleaseLockParam
+{
+	RL_SESSIONS, RL_NPARAMS		/* text[] */
+} ReleaseLockParam;
+
+/*
+ * STMT_RELEASE: what the sessions still hold goes back to stock; their
+ * rows are released with a reason.  Returns sessions (int8), units (int8).
+ */
+typedef enum ReleaseParam
+{
+	RE_SESSIONS, RE_REASON, RE_NPARAMS
+} ReleaseParam;
 
 #endif							/* STRIPE_WEBHOOK_SHOP_SQL_H */

@@ -1694,7 +1694,7 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = '';
 REVOKE ALL ON FUNCTION stripe_webhook.reserve_cart(bigint, text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION stripe_webhook.reserve_cart(bigint, text, timestamptz) IS
-    'Hold the cart''s quantities for a Checkout Session until expires_at (30 minutes to 24 hours from now): the products'' stock is reduced, the hold recorded in stripe_webhook.holds; a hold of the same cart by another session is released. The same session again returns its hold. Returns {"checkout_session_id", "cart_id", "expires_at", "created", "lines": [{"product_id", "quantity"}], "replaced": [...]}. Errors: SW501 not enough stock (nothing held), SW502 expires_at out of range, SW503 cart checked out or session already used, SW204 no such cart, SW206 empty cart, 22004 NULL, 22023 malformed id, 42804 the shop''s cart ids are not integers.';
+    'Hold the cart''s quantities for a Checkout Session until expires_at (the session''s, 30 minutes to 24 hours after its creation: accepted from now() + 25 minutes to now() + 24 hours): the products'' stock is reduced, the hold recorded in stripe_webhook.holds; a hold of the same cart by another session is released. The same session again returns its hold. Returns {"checkout_session_id", "cart_id", "expires_at", "created", "lines": [{"product_id", "quantity"}], "replaced": [...]}. Errors: SW501 not enough stock (nothing held), SW502 expires_at out of range, SW503 cart checked out or session already used, SW204 no such cart, SW206 empty cart, 22004 NULL, 22023 malformed id, 42804 the shop''s cart ids are not integers.';
 
 -- The same for carts whose ids are not integers (uuid, text); one C
 -- implementation serves both.

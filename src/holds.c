@@ -45,8 +45,15 @@
 #include "spi_util.h"
 #include "stripe_webhook.h"
 
-/* Shortest and longest hold: Stripe's range for a session's expires_at */
+/*
+ * Shortest and longest hold: Stripe's range for a session's expires_at (30
+ * minutes to 24 hours after the session is created), measured from now()
+ * here.  The session exists before reserve_cart() is called (its id is an
+ * argument), so the shortest hold allows HOLD_GRACE_SECONDS for the time
+ * between the two.
+ */
 #define HOLD_MIN_SECONDS	(30 * 60)
+#define HOLD_GRACE_SECONDS	(5 * 60)
 #define HOLD_MAX_SECONDS	(24 * 60 * 60)
 
 /* Most sessions release_expired_holds() releases in one call */
@@ -193,23 +200,26 @@ HoldConflict(const char *message, const char *detail, const char *hint)
 
 /*
  * CheckExpiry
- *		SW502 unless expires_at is 30 minutes to 24 hours after now(), the
- *		range Stripe accepts for a Checkout Session's expires_at.
+ *		SW502 unless expires_at is within Stripe's range for a Checkout
+ *		Session: from now() + 25 minutes (30, less the grace for the time
+ *		since the session was created) to now() + 24 hours.
  */
 static void
 CheckExpiry(TimestampTz expires)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz earliest = TimestampTzPlusMilliseconds(now,
+													   (HOLD_MIN_SECONDS - HOLD_GRACE_SECONDS) * INT64CONST(1000));
+	TimestampTz latest = TimestampTzPlusMilliseconds(now, HOLD_MAX_SECONDS * INT64CONST(1000));
 
-	if (TIMESTAMP_NOT_FINITE(expires) ||
-		expires < TimestampTzPlusMilliseconds(now, HOLD_MIN_SECONDS * INT64CONST(1000)) ||
-		expires > TimestampTzPlusMilliseconds(now, HOLD_MAX_SECONDS * INT64CONST(1000)))
+	if (TIMESTAMP_NOT_FINITE(expires) || expires < earliest || expires > latest)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_HOLD_EXPIRY),
-				 errmsg("expires_at must be 30 minutes to 24 hours from now"),
-				 errdetail("expires_at is %s and now() is %s.",
-						   timestamptz_to_str(expires), timestamptz_to_str(now)),
-				 errhint("Pass the expires_at the Checkout Session is created with (Stripe accepts 30 minutes to 24 hours); nothing was held.")));
+				 errmsg("expires_at must be 30 minutes to 24 hours after the checkout session was created"),
+				 errdetail("expires_at is %s; reserve_cart accepts %s (now() + %d minutes) to %s (now() + 24 hours).",
+						   timestamptz_to_str(expires), timestamptz_to_str(earliest),
+						   (HOLD_MIN_SECONDS - HOLD_GRACE_SECONDS) / 60, timestamptz_to_str(latest)),
+				 errhint("Pass the expires_at the Checkout Session was created with, and call reserve_cart right after creating it; nothing was held.")));
 }
 
 /*

@@ -4,7 +4,7 @@
 -- release_expired_holds, a completed after its hold was released, every
 -- bad input (nothing written) and the privileges.
 BEGIN;
-SELECT plan(92);
+SELECT plan(97);
 \ir ../lib/fulfil_setup.sql
 
 CREATE FUNCTION pg_temp.ev(t text, s jsonb) RETURNS jsonb LANGUAGE sql AS $$
@@ -195,6 +195,29 @@ SELECT is(pg_temp.taken(:'f3_order') || ' ' || pg_temp.order_status(:'f3_order')
 SELECT is(pg_temp.stock(101) || '/' || pg_temp.stock(102),
           (split_part(:'f_stock', '/', 1)::int - 2) || '/' || (split_part(:'f_stock', '/', 2)::int - 1),
           'F: ... once');
+
+-- F2. a delayed payment: the pending order takes the hold; expired cancels it and gives back exactly that
+SELECT pg_temp.new_cart('74') AS k_cart \gset
+SELECT pg_temp.stock(101) || '/' || pg_temp.stock(102) AS k_stock \gset
+SELECT stripe_webhook.reserve_cart(:k_cart, 'cs_test_hold_k', now() + interval '1 hour') IS NOT NULL AS k \gset
+SELECT pg_temp.ev('completed', pg_temp.sess(:'unpaid'::jsonb, 'cs_test_hold_k', '74', :k_cart))->>'order_id' AS k_order \gset
+SELECT is(pg_temp.taken(:'k_order') || ' ' || pg_temp.order_status(:'k_order') || ' ' || pg_temp.holds('cs_test_hold_k'),
+          '101:2:2:0,102:1:1:0 pending 101x2:ordered:0:-,102x1:ordered:0:-',
+          'F2: completed/unpaid: the pending order takes the hold');
+SELECT is(pg_temp.ev('expired', pg_temp.sess(:'expired'::jsonb, 'cs_test_hold_k', '74', :k_cart))->>'message',
+          'order cancelled', 'F2: expired cancels the unpaid order');
+SELECT is(pg_temp.stock(101) || '/' || pg_temp.stock(102) || ' ' || pg_temp.holds('cs_test_hold_k'),
+          :'k_stock' || ' 101x2:ordered:0:-,102x1:ordered:0:-',
+          'F2: ... its units go back once (the hold stays settled as ordered)');
+-- async_payment_succeeded before completed: fulfils as paid, from the hold
+SELECT pg_temp.new_cart('75') AS m_cart \gset
+SELECT stripe_webhook.reserve_cart(:m_cart, 'cs_test_hold_m', now() + interval '1 hour') IS NOT NULL AS m \gset
+SELECT pg_temp.stock(101) || '/' || pg_temp.stock(102) AS m_stock \gset
+SELECT pg_temp.ev('async_payment_succeeded', pg_temp.sess(:'unpaid'::jsonb, 'cs_test_hold_m', '75', :m_cart))->>'order_id' AS m_order \gset
+SELECT is(pg_temp.taken(:'m_order') || ' ' || pg_temp.order_status(:'m_order') || ' ' || pg_temp.holds('cs_test_hold_m'),
+          '101:2:2:0,102:1:1:0 confirmed 101x2:ordered:0:-,102x1:ordered:0:-',
+          'F2: async_payment_succeeded without an order fulfils from the hold');
+SELECT is(pg_temp.stock(101) || '/' || pg_temp.stock(102), :'m_stock', 'F2: ... taking nothing more from stock');
 
 -- G. release_expired_holds
 SELECT pg_temp.new_cart('68') AS g_cart1 \gset

@@ -551,6 +551,13 @@ TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id
 	values[TS_REVIEW_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
 	values[TS_REASON] = NullableText(d->reason, nulls, TS_REASON);
 	values[TS_EVENT] = NullableText(ev->event_id, nulls, TS_EVENT);
+	{
+		Datum		lock[TL_NPARAMS];
+
+		lock[TL_SESSION] = values[TS_SESSION];
+		lock[TL_PRODUCTS] = values[TS_PRODUCTS];
+		ShopRun(b, STMT_TAKE_LOCK, lock, NULL, SPI_OK_SELECT);
+	}
 	ShopRun(b, STMT_TAKE_STOCK, values, nulls, SPI_OK_SELECT);
 	if ((int) SPI_processed != n)
 		elog(ERROR, "stock of %d products taken for checkout session \"%s\", %d expected",

@@ -396,6 +396,7 @@ ReserveCart(FunctionCallInfo fcinfo, bool int_cart)
 	values[HL_PRODUCTS] = ToTextArray(products, n);
 	values[HL_QUANTITIES] = PointerGetDatum(construct_array_builtin(quantities, n, INT8OID));
 	ShopRun(b, STMT_HOLD_LOCK, values, NULL, SPI_OK_SELECT);
+	ShopRun(b, STMT_HOLD_CHECK, values, NULL, SPI_OK_SELECT);
 	initStringInfo(&shortages);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{

@@ -381,11 +381,39 @@ ProductTable(const ShopBinding *b)
 }
 
 /*
+ * GenTakeLock
+ *		STMT_TAKE_LOCK.  Locking in the statement that reads the stock would
+ *		read a row version fetched again after waiting for its lock; with
+ *		the locks taken first, STMT_TAKE_STOCK's snapshot sees the latest
+ *		version of every row it changes.
+ */
+static void
+GenTakeLock(ShopBinding *b)
+{
+	Oid			types[TL_NPARAMS] = {TEXTOID, TEXTARRAYOID};
+
+	Keep(b, STMT_TAKE_LOCK,
+		 psprintf("SELECT p.%s FROM %s p"
+				  " WHERE p.%s IN (SELECT w.product::%s FROM pg_catalog.unnest(%s) AS w(product)"
+				  "                UNION"
+				  "                SELECT h.product_id::%s FROM stripe_webhook.holds h"
+				  "                 WHERE h.checkout_session_id = %s AND h.product_table = %s"
+				  "                   AND h.status = 'held')"
+				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
+				  Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID),
+				  b->field[F_PRODUCT_ID].cast, P(TL_PRODUCTS), b->field[F_PRODUCT_ID].cast,
+				  P(TL_SESSION), ProductTable(b), Col(b, F_PRODUCT_ID)),
+		 TL_NPARAMS, types);
+}
+
+/*
  * GenTakeStock
  *		STMT_TAKE_STOCK.  The products of the order and of the session's
- *		hold are locked in ascending id order (the sort comes before the row
- *		locks), which keeps concurrent fulfilments, holds and cancellations
- *		deadlock-free; what is taken is decided on the locked rows.  Per
+ *		hold are locked in ascending id order by STMT_TAKE_LOCK, the
+ *		statement before (the sort comes before the row locks), which keeps
+ *		concurrent fulfilments, holds and cancellations deadlock-free; the
+ *		lock here finds them held already, so nothing waits and what is
+ *		taken is decided on the latest version of the locked rows.  Per
  *		product: from_hold = LEAST(held, quantity), from_stock = what stock
  *		there is for the rest, and the stock changes once, by the held units
  *		the order does not take less what it takes from stock.  The review
@@ -416,11 +444,13 @@ GenTakeStock(ShopBinding *b)
 					 "         COALESCE(w.quantity, 0)::int8 AS quantity, COALESCE(h.quantity, 0)::int8 AS held"
 					 "    FROM w FULL JOIN h ON h.product = w.product"
 					 "), p AS ("
-					 "  SELECT p.%s AS id, p.%s::int8 AS stock, a.product, a.quantity, a.held"
-					 "    FROM %s p JOIN a ON p.%s = a.product::%s"
+					 "  SELECT p.%s AS id, p.%s::int8 AS stock"
+					 "    FROM %s p WHERE p.%s IN (SELECT a.product::%s FROM a)"
 					 "   ORDER BY p.%s FOR NO KEY UPDATE OF p"
 					 "), fh AS ("
-					 "  SELECT p.*, LEAST(p.held, p.quantity) AS from_hold FROM p"
+					 "  SELECT p.id, p.stock, a.product, a.quantity, a.held,"
+					 "         LEAST(a.held, a.quantity) AS from_hold"
+					 "    FROM p JOIN a ON p.id = a.product::%s"
 					 "), t AS ("
 					 "  SELECT fh.id, fh.product, fh.quantity, fh.held, fh.from_hold,"
 					 "         fh.from_hold + LEAST(GREATEST(fh.stock, 0), fh.quantity - fh.from_hold) AS taken,"
@@ -447,7 +477,7 @@ GenTakeStock(ShopBinding *b)
 					 P(TS_SESSION), ProductTable(b),
 					 Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 Col(b, F_PRODUCT_ID),
+					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
 					 Col(b, F_PRODUCT_ID),
 					 OrderTable(b), P(TS_ORDER), P(TS_SESSION), ProductTable(b),
@@ -737,30 +767,41 @@ GenHoldStatements(ShopBinding *b)
 				  Key(b, F_CART_ID, HO_CART)),
 		 HO_NPARAMS, text1);
 
-	/* what the cart wants and what other sessions hold for it, locked */
-	Keep(b, STMT_HOLD_LOCK,
-		 psprintf("WITH w AS ("
-				  "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
-				  "    AS w(product, quantity)"
-				  "), o AS ("
-				  "  SELECT h.product_id AS product, pg_catalog.sum(h.quantity)::int8 AS held"
-				  "    FROM stripe_webhook.holds h"
-				  "   WHERE h.cart_table = %s AND h.cart_id = %s AND h.product_table = %s"
-				  "     AND h.status = 'held' AND h.checkout_session_id <> %s"
-				  "   GROUP BY h.product_id"
-				  "), a AS ("
-				  "  SELECT COALESCE(w.product, o.product) AS product,"
-				  "         COALESCE(w.quantity, 0)::int8 AS wanted, COALESCE(o.held, 0)::int8 AS replaced"
-				  "    FROM w FULL JOIN o ON o.product = w.product"
-				  ")"
-				  "SELECT p.%s::text, GREATEST(p.%s, 0)::int8, a.wanted, a.replaced"
-				  "  FROM %s p JOIN a ON p.%s = a.product::%s"
-				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
-				  P(HL_PRODUCTS), P(HL_QUANTITIES),
-				  carts, P(HL_CART), ProductTable(b), P(HL_SESSION),
-				  Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
-				  b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), pcast, Col(b, F_PRODUCT_ID)),
-		 HL_NPARAMS, lock_types);
+	/*
+	 * What the cart wants and what other sessions hold for it: locked in id
+	 * order first, then read in a snapshot taken after the locks (see
+	 * GenTakeLock)
+	 */
+	for (int locking = 1; locking >= 0; locking--)
+		Keep(b, locking ? STMT_HOLD_LOCK : STMT_HOLD_CHECK,
+			 psprintf("WITH w AS ("
+					  "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					  "    AS w(product, quantity)"
+					  "), o AS ("
+					  "  SELECT h.product_id AS product, pg_catalog.sum(h.quantity)::int8 AS held"
+					  "    FROM stripe_webhook.holds h"
+					  "   WHERE h.cart_table = %s AND h.cart_id = %s AND h.product_table = %s"
+					  "     AND h.status = 'held' AND h.checkout_session_id <> %s"
+					  "   GROUP BY h.product_id"
+					  "), a AS ("
+					  "  SELECT COALESCE(w.product, o.product) AS product,"
+					  "         COALESCE(w.quantity, 0)::int8 AS wanted, COALESCE(o.held, 0)::int8 AS replaced"
+					  "    FROM w FULL JOIN o ON o.product = w.product"
+					  ")"
+					  "%s",
+					  P(HL_PRODUCTS), P(HL_QUANTITIES),
+					  carts, P(HL_CART), ProductTable(b), P(HL_SESSION),
+					  locking ?
+					  psprintf("SELECT p.%s FROM %s p WHERE p.%s IN (SELECT a.product::%s FROM a)"
+							   " ORDER BY p.%s FOR NO KEY UPDATE OF p",
+							   Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID),
+							   pcast, Col(b, F_PRODUCT_ID)) :
+					  psprintf("SELECT p.%s::text, GREATEST(p.%s, 0)::int8, a.wanted, a.replaced"
+							   "  FROM %s p JOIN a ON p.%s = a.product::%s ORDER BY p.%s",
+							   Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
+							   b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), pcast,
+							   Col(b, F_PRODUCT_ID))),
+			 HL_NPARAMS, lock_types);
 
 	/* the other sessions' holds released, the new one written */
 	Keep(b, STMT_HOLD_WRITE,
@@ -851,6 +892,7 @@ ShopGenerateStatements(ShopBinding *b)
 	GenLockCart(b);
 	GenCartLines(b);
 	GenWriteOrder(b);
+	GenTakeLock(b);
 	GenTakeStock(b);
 	GenOrderStatements(b);
 	GenCartStatements(b);

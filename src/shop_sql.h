@@ -77,9 +77,20 @@ typedef enum WriteOrderParam
 } WriteOrderParam;
 
 /*
- * STMT_TAKE_STOCK: the last step of a new order.  Locks the products of the
- * order and of the session's stock hold (stripe_webhook.holds) in id order;
- * each line takes from the hold first and the rest from stock (up to the
+ * STMT_TAKE_LOCK: the products of the order and of the session's stock
+ * hold, locked in id order, in a statement of their own: STMT_TAKE_STOCK,
+ * which comes next, then reads the stock of rows this transaction has
+ * locked, in a snapshot taken after the locks.
+ */
+typedef enum TakeLockParam
+{
+	TL_SESSION, TL_PRODUCTS, TL_NPARAMS
+} TakeLockParam;
+
+/*
+ * STMT_TAKE_STOCK: the last step of a new order, after STMT_TAKE_LOCK.
+ * Locks the products of the order and of the session's stock hold
+ * (stripe_webhook.holds) in id order (held already); each line takes from the hold first and the rest from stock (up to the
  * quantity); held units the order does not take go back to stock, and the
  * hold is settled (ordered or released).  Records what each line took; if
  * anything is short, the order needs review with "stock short: ..." before
@@ -168,9 +179,10 @@ typedef enum HoldOwnerParam
 
 /*
  * STMT_HOLD_LOCK: the products the cart wants and those that other
- * sessions hold for the same cart, locked in id order.  Returns product
- * (text), stock (int8, never below 0), wanted (int8), replaced (int8: held
- * for the cart by other sessions).
+ * sessions hold for the same cart, locked in id order.  STMT_HOLD_CHECK
+ * (same parameters), next and without locks, reads them: product (text),
+ * stock (int8, never below 0), wanted (int8), replaced (int8: held for the
+ * cart by other sessions), in id order.
  */
 typedef enum HoldLockParam
 {

@@ -134,7 +134,8 @@ ReleaseSessionHolds(const ShopBinding *b, char **sessions, int n, const char *re
  * HoldJson
  *		The session's hold as jsonb: {"checkout_session_id", "cart_id",
  *		"expires_at", "created", "lines": [{"product_id", "quantity"}],
- *		"replaced": [session ids]}.  Reads STMT_HOLD_SHOW's result.
+ *		"replaced": [session ids]}.  Reads STMT_HOLD_SHOW's result; the
+ *		value is made in the caller's memory (it outlives SPI_finish).
  */
 static Jsonb *
 HoldJson(const char *session, bool created, ArrayType *replaced)
@@ -167,7 +168,8 @@ HoldJson(const char *session, bool created, ArrayType *replaced)
 		escape_json(&j, TextDatumGetCString(elems[i]));
 	}
 	appendStringInfoString(&j, "]}");
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data)));
+	return DatumGetJsonbP(SPI_datumTransfer(DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data)),
+											false, -1));
 }
 
 /*

@@ -1628,3 +1628,104 @@ REVOKE ALL ON TABLE stripe_webhook.order_change_cursors FROM PUBLIC;
 COMMENT ON TABLE stripe_webhook.order_change_cursors IS
     'Position of each named listener in order_changes: ids <= last_id and the ids in done_ids are handled.';
 SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_change_cursors', '');
+
+---------------------------------------------------------------------------
+-- Section: stock holds (0.3.0)
+---------------------------------------------------------------------------
+-- Stock set aside for a Checkout Session while it is open (Stripe's
+-- "Manage limited inventory" guide), on the built-in tables or the bound
+-- ones.  reserve_cart() takes the cart's quantities from the products'
+-- stock column, so that a storefront reading the stock shows what can still
+-- be sold, and records them here, one row per session and product.  A row
+-- is 'held' until it is settled once: 'ordered' when the session's order
+-- took it (returned: held units the order did not need, given back), or
+-- 'released' with every unit given back (release_reason: expired,
+-- payment_failed, released by release_hold(), replaced by a newer session
+-- for the same cart, lapsed past expires_at, not_ordered: the order did not
+-- take the product).  Ids are the shop's, as text, with the bound tables'
+-- names.  doc/stock-holds.md is the user's guide.
+CREATE TABLE stripe_webhook.holds (
+    checkout_session_id text NOT NULL,
+    product_table       text NOT NULL,
+    product_id          text NOT NULL,
+    cart_table          text NOT NULL,
+    cart_id             text NOT NULL,
+    user_id             text NOT NULL,
+    quantity            bigint NOT NULL CONSTRAINT holds_quantity_check CHECK (quantity > 0),
+    expires_at          timestamptz NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    status              text NOT NULL DEFAULT 'held'
+                        CONSTRAINT holds_status_check CHECK (status IN ('held', 'ordered', 'released')),
+    returned            bigint NOT NULL DEFAULT 0
+                        CONSTRAINT holds_returned_check CHECK (returned >= 0 AND returned <= quantity),
+    release_reason      text
+                        CONSTRAINT holds_release_reason_check
+                        CHECK (release_reason IN ('expired', 'payment_failed', 'released', 'replaced',
+                                                  'lapsed', 'not_ordered')),
+    order_table         text,
+    order_id            text,
+    settled_at          timestamptz,
+    PRIMARY KEY (checkout_session_id, product_id),
+    CONSTRAINT holds_settled_check CHECK ((status = 'held') = (settled_at IS NULL)),
+    CONSTRAINT holds_held_check CHECK (status <> 'held' OR (returned = 0 AND release_reason IS NULL
+                                                            AND order_id IS NULL)),
+    CONSTRAINT holds_released_check CHECK (status <> 'released' OR (returned = quantity
+                                                                    AND release_reason IS NOT NULL
+                                                                    AND order_id IS NULL)),
+    CONSTRAINT holds_ordered_check CHECK (status <> 'ordered' OR (order_id IS NOT NULL
+                                                                  AND order_table IS NOT NULL
+                                                                  AND returned < quantity
+                                                                  AND release_reason IS NULL))
+);
+CREATE INDEX holds_cart_held_idx ON stripe_webhook.holds (cart_table, cart_id) WHERE status = 'held';
+CREATE INDEX holds_expires_at_held_idx ON stripe_webhook.holds (expires_at) WHERE status = 'held';
+REVOKE ALL ON TABLE stripe_webhook.holds FROM PUBLIC;
+COMMENT ON TABLE stripe_webhook.holds IS
+    'Stock held per Checkout Session and product (reserve_cart): held, then ordered (the order took it; returned = units given back) or released (every unit given back, release_reason says why).';
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.holds', '');
+
+-- reserve_cart(cart_id, checkout_session_id, expires_at): what the shop's
+-- web app calls when it creates the Checkout Session.  SECURITY DEFINER:
+-- the app's role needs EXECUTE only, not UPDATE on the products.
+CREATE FUNCTION stripe_webhook.reserve_cart(cart_id bigint, checkout_session_id text, expires_at timestamptz)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'stripe_webhook_reserve_cart'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = '';
+REVOKE ALL ON FUNCTION stripe_webhook.reserve_cart(bigint, text, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.reserve_cart(bigint, text, timestamptz) IS
+    'Hold the cart''s quantities for a Checkout Session until expires_at (the session''s, 30 minutes to 24 hours after its creation: accepted from now() + 25 minutes to now() + 24 hours): the products'' stock is reduced, the hold recorded in stripe_webhook.holds; a hold of the same cart by another session is released. The same session again returns its hold. Returns {"checkout_session_id", "cart_id", "expires_at", "created", "lines": [{"product_id", "quantity"}], "replaced": [...]}. Errors: SW501 not enough stock (nothing held), SW502 expires_at out of range, SW503 cart checked out or session already used, SW204 no such cart, SW206 empty cart, 22004 NULL, 22023 malformed id, 42804 the shop''s cart ids are not integers.';
+
+-- The same for carts whose ids are not integers (uuid, text); one C
+-- implementation serves both.
+CREATE FUNCTION stripe_webhook.reserve_cart(cart_id text, checkout_session_id text, expires_at timestamptz)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'stripe_webhook_reserve_cart_text'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = '';
+REVOKE ALL ON FUNCTION stripe_webhook.reserve_cart(text, text, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.reserve_cart(text, text, timestamptz) IS
+    'As reserve_cart(bigint, ...) for any type of cart id, given as text (what the id column prints).';
+
+-- release_hold(checkout_session_id): give back what the session holds, e.g.
+-- when the shop expires the Checkout Session itself.  SECURITY DEFINER.
+CREATE FUNCTION stripe_webhook.release_hold(checkout_session_id text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stripe_webhook_release_hold'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = '';
+REVOKE ALL ON FUNCTION stripe_webhook.release_hold(text) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.release_hold(text) IS
+    'Give the stock a Checkout Session holds back to the products; true when something was held, false when nothing is (unknown session, or already ordered or released). Errors: 22004 NULL, 22023 not a Checkout Session id.';
+
+-- release_expired_holds(): give back the holds past their expires_at, at
+-- most 500 sessions a call; returns how many sessions.  For pg_cron every
+-- minute; holds of a user whose delivery or hold is in progress are left
+-- for the next run.  Owner only (caller's rights).
+CREATE FUNCTION stripe_webhook.release_expired_holds()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stripe_webhook_release_expired_holds'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION stripe_webhook.release_expired_holds() FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.release_expired_holds() IS
+    'Give back the stock held by Checkout Sessions past their expires_at (at most 500 sessions a call; users busy in another transaction are left for the next call); returns the number of sessions released.';

@@ -38,4 +38,9 @@
 #define ERRCODE_SW_BINDING_INVALID		MAKE_SQLSTATE('S','W','4','0','1')	/* bind_shop: the document does not fit */
 #define ERRCODE_SW_BINDING_STALE		MAKE_SQLSTATE('S','W','4','0','2')	/* a bound table changed after binding */
 
+/* stock holds (reserve_cart, release_hold) */
+#define ERRCODE_SW_HOLD_STOCK_SHORT		MAKE_SQLSTATE('S','W','5','0','1')	/* not enough stock to hold the cart */
+#define ERRCODE_SW_HOLD_EXPIRY			MAKE_SQLSTATE('S','W','5','0','2')	/* expires_at not 30 minutes to 24 hours ahead */
+#define ERRCODE_SW_HOLD_CONFLICT		MAKE_SQLSTATE('S','W','5','0','3')	/* cart checked out, session taken or settled */
+
 #endif							/* STRIPE_WEBHOOK_ERRCODES_H */

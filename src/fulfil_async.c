@@ -13,8 +13,10 @@
  *							   no order yet -> fulfil as paid
  *	  async_payment_failed	   unpaid order -> cancelled/failed, stock
  *							   returned, items back in the user's active
- *							   cart; no order -> failure recorded
- *	  expired				   recorded; an unpaid order is cancelled as
+ *							   cart; no order -> failure recorded, stock
+ *							   held for the session released
+ *	  expired				   recorded; stock held for the session
+ *							   released; an unpaid order is cancelled as
  *							   above (payment stays unpaid)
  *
  * Contradictions (a failure or expiry reported for a paid order, a success
@@ -272,6 +274,8 @@ CheckoutSessionAsyncFailed(Jsonb *session, const char *event_id, SessionOutcome 
 	if (!order->found)
 	{
 		RecordSession(&ev, "payment_failed");
+		if (ReleaseSessionHolds(ev.b, &ev.s.id, 1, "payment_failed") > 0)
+			StepLog("stock held for checkout session %s released", ev.s.id);
 		out->message = "payment failure recorded";
 	}
 	else if (order->payment == PAYMENT_UNPAID && order->state != ORDER_CANCELLED)
@@ -302,6 +306,8 @@ CheckoutSessionExpired(Jsonb *session, const char *event_id, SessionOutcome *out
 	if (!BeginAsyncEvent(session, event_id, true, &ev, out))
 		return;
 	RecordSession(&ev, "expired");
+	if (ReleaseSessionHolds(ev.b, &ev.s.id, 1, "expired") > 0)
+		StepLog("stock held for checkout session %s released", ev.s.id);
 	if (!order->found)
 		out->message = "expiry recorded";
 	else if (order->payment == PAYMENT_UNPAID && order->state != ORDER_CANCELLED)

@@ -79,6 +79,21 @@ pg_noreturn extern void CartNotFound(SessionEvent *ev);
 /* the completed path, once the cart is locked; s carries its details */
 extern void FulfilLocked(SessionEvent *ev, SessionOutcome *out);
 
+/* take the transaction-level advisory lock of a user (canonical id) */
+extern void LockUser(const char *user_key);
+
+/* the same without waiting: false when another transaction holds it */
+extern bool TryLockUser(const char *user_key);
+
+/*
+ * Release what the sessions still hold (holds.c): their held products locked
+ * in id order, the units back to stock, the rows released with the reason.
+ * The caller holds the sessions' users' locks.  Returns how many of the
+ * sessions held anything.
+ */
+extern int64 ReleaseSessionHolds(const ShopBinding *b, char **sessions, int n,
+								 const char *reason);
+
 /* end the event: SPI_finish, the outcome copied out of SPI's memory */
 extern void EndSessionEvent(SessionOutcome *out);
 

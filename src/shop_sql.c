@@ -24,7 +24,9 @@
  *		 per order line, so that a cancellation gives back exactly what was
  *		 taken;
  *	  stripe_webhook.order_changes  one row per order state change that the
- *		 shop may act on (its trigger sends a NOTIFY).
+ *		 shop may act on (its trigger sends a NOTIFY);
+ *	  stripe_webhook.holds  per session and product, the stock held for a
+ *		 Checkout Session while it is open (holds.c), and how it was settled.
  *
  *-------------------------------------------------------------------------
  */
@@ -371,52 +373,114 @@ GenWriteOrder(ShopBinding *b)
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
 }
 
+/* the products table's name as a literal: what the holds rows name */
+static char *
+ProductTable(const ShopBinding *b)
+{
+	return quote_literal_cstr(b->table[ROLE_PRODUCTS]);
+}
+
+/*
+ * GenTakeLock
+ *		STMT_TAKE_LOCK.  Locking in the statement that reads the stock would
+ *		read a row version fetched again after waiting for its lock; with
+ *		the locks taken first, STMT_TAKE_STOCK's snapshot sees the latest
+ *		version of every row it changes.
+ */
+static void
+GenTakeLock(ShopBinding *b)
+{
+	Oid			types[TL_NPARAMS] = {TEXTOID, TEXTARRAYOID};
+
+	Keep(b, STMT_TAKE_LOCK,
+		 psprintf("SELECT p.%s FROM %s p"
+				  " WHERE p.%s IN (SELECT w.product::%s FROM pg_catalog.unnest(%s) AS w(product)"
+				  "                UNION"
+				  "                SELECT h.product_id::%s FROM stripe_webhook.holds h"
+				  "                 WHERE h.checkout_session_id = %s AND h.product_table = %s"
+				  "                   AND h.status = 'held')"
+				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
+				  Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID),
+				  b->field[F_PRODUCT_ID].cast, P(TL_PRODUCTS), b->field[F_PRODUCT_ID].cast,
+				  P(TL_SESSION), ProductTable(b), Col(b, F_PRODUCT_ID)),
+		 TL_NPARAMS, types);
+}
+
 /*
  * GenTakeStock
- *		STMT_LOCK_STOCK and STMT_TAKE_STOCK.  The products are locked in
- *		ascending id order, which keeps concurrent fulfilments and
- *		cancellations deadlock-free; what is taken is decided in C on the
- *		locked rows and written by the next statement, whose snapshot sees
- *		them as locked (one statement that locked and updated would update
- *		the versions its own snapshot saw).
+ *		STMT_TAKE_STOCK.  The products of the order and of the session's
+ *		hold are locked in ascending id order by STMT_TAKE_LOCK, the
+ *		statement before (the sort comes before the row locks), which keeps
+ *		concurrent fulfilments, holds and cancellations deadlock-free; the
+ *		lock here finds them held already, so nothing waits and what is
+ *		taken is decided on the latest version of the locked rows.  Per
+ *		product: from_hold = LEAST(held, quantity), from_stock = what stock
+ *		there is for the rest, and the stock changes once, by the held units
+ *		the order does not take less what it takes from stock.  The review
+ *		reason and the status are completed here only when something is
+ *		short.
  */
 static void
 GenTakeStock(ShopBinding *b)
 {
-	Oid			lock_types[LS_NPARAMS] = {TEXTARRAYOID};
 	Oid			types[TS_NPARAMS];
 	StringInfoData s;
 
-	Keep(b, STMT_LOCK_STOCK,
-		 psprintf("SELECT p.%s::text, p.%s::int8 FROM %s p"
-				  " WHERE p.%s = ANY (%s::%s[])"
-				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
-				  Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK), b->table[ROLE_PRODUCTS],
-				  Col(b, F_PRODUCT_ID), P(LS_PRODUCTS), b->field[F_PRODUCT_ID].cast,
-				  Col(b, F_PRODUCT_ID)),
-		 LS_NPARAMS, lock_types);
-
 	for (int i = 0; i < TS_NPARAMS; i++)
 		types[i] = TEXTOID;
-	types[TS_PRODUCTS] = types[TS_CHANGES] = TEXTARRAYOID;
-	types[TS_QUANTITIES] = types[TS_TAKEN] = INT8ARRAYOID;
-	types[TS_SHORT] = BOOLOID;
+	types[TS_PRODUCTS] = TEXTARRAYOID;
+	types[TS_QUANTITIES] = INT8ARRAYOID;
 
 	initStringInfo(&s);
 	appendStringInfo(&s,
-					 "WITH t AS ("
-					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s)) AS t(product, quantity, taken)"
+					 "WITH w AS ("
+					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					 "    AS w(product, quantity)"
+					 "), h AS ("
+					 "  SELECT h.product_id AS product, h.quantity FROM stripe_webhook.holds h"
+					 "   WHERE h.checkout_session_id = %s AND h.product_table = %s AND h.status = 'held'"
+					 "), a AS ("
+					 "  SELECT COALESCE(w.product, h.product) AS product,"
+					 "         COALESCE(w.quantity, 0)::int8 AS quantity, COALESCE(h.quantity, 0)::int8 AS held"
+					 "    FROM w FULL JOIN h ON h.product = w.product"
+					 "), p AS ("
+					 "  SELECT p.%s AS id, p.%s::int8 AS stock"
+					 "    FROM %s p WHERE p.%s IN (SELECT a.product::%s FROM a)"
+					 "   ORDER BY p.%s FOR NO KEY UPDATE OF p"
+					 "), fh AS ("
+					 "  SELECT p.id, p.stock, a.product, a.quantity, a.held,"
+					 "         LEAST(a.held, a.quantity) AS from_hold"
+					 "    FROM p JOIN a ON p.id = a.product::%s"
+					 "), t AS ("
+					 "  SELECT fh.id, fh.product, fh.quantity, fh.held, fh.from_hold,"
+					 "         fh.from_hold + LEAST(GREATEST(fh.stock, 0), fh.quantity - fh.from_hold) AS taken,"
+					 "         fh.held - fh.from_hold - LEAST(GREATEST(fh.stock, 0), fh.quantity - fh.from_hold) AS delta"
+					 "    FROM fh"
 					 "), u AS ("
-					 "  UPDATE %s x SET %s = x.%s - t.taken"
-					 "    FROM t WHERE x.%s = t.product::%s AND t.taken > 0"
+					 "  UPDATE %s x SET %s = x.%s + t.delta FROM t WHERE x.%s = t.id AND t.delta <> 0"
+					 "), hc AS ("
+					 "  UPDATE stripe_webhook.holds h"
+					 "     SET status = CASE WHEN t.from_hold > 0 THEN 'ordered' ELSE 'released' END,"
+					 "         returned = t.held - t.from_hold,"
+					 "         release_reason = CASE WHEN t.from_hold > 0 THEN NULL ELSE 'not_ordered' END,"
+					 "         order_table = CASE WHEN t.from_hold > 0 THEN %s END,"
+					 "         order_id = CASE WHEN t.from_hold > 0 THEN %s END,"
+					 "         settled_at = pg_catalog.now()"
+					 "    FROM t WHERE h.checkout_session_id = %s AND h.product_table = %s"
+					 "     AND h.status = 'held' AND h.product_id = t.product"
 					 "), l AS ("
 					 "  UPDATE stripe_webhook.order_lines ol"
 					 "     SET stock_taken = t.taken, shortfall = t.quantity - t.taken"
-					 "    FROM t WHERE ol.order_table = %s AND ol.order_id = %s AND ol.product_id = t.product",
-					 P(TS_PRODUCTS), P(TS_QUANTITIES), P(TS_TAKEN),
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+					 "    FROM t WHERE ol.order_table = %s AND ol.order_id = %s AND ol.product_id = t.product"
+					 "     AND t.quantity > 0",
+					 P(TS_PRODUCTS), P(TS_QUANTITIES),
+					 P(TS_SESSION), ProductTable(b),
+					 Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
 					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+					 Col(b, F_PRODUCT_ID),
+					 OrderTable(b), P(TS_ORDER), P(TS_SESSION), ProductTable(b),
 					 OrderTable(b), P(TS_ORDER));
 	if (b->field[F_LINE_SHORTFALL].bound || b->field[F_LINE_STOCK_TAKEN].bound)
 	{
@@ -428,33 +492,46 @@ GenTakeStock(ShopBinding *b)
 		if (b->field[F_LINE_STOCK_TAKEN].bound)
 			appendStringInfo(&s, "%s = t.taken::%s", Col(b, F_LINE_STOCK_TAKEN),
 							 b->field[F_LINE_STOCK_TAKEN].cast);
-		appendStringInfo(&s, " FROM t WHERE oi.%s = %s AND oi.%s = t.product::%s",
-						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, TS_ORDER), Col(b, F_LINE_PRODUCT),
-						 b->field[F_LINE_PRODUCT].cast);
+		appendStringInfo(&s, " FROM t WHERE oi.%s = %s AND oi.%s = t.id AND t.quantity > 0",
+						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, TS_ORDER), Col(b, F_LINE_PRODUCT));
 	}
 
-	/* the order's status and reason, when something was short */
+	/* the final reason: what is short first, then the reasons so far */
 	appendStringInfo(&s,
+					 "), r AS ("
+					 "  SELECT f.short IS NOT NULL AS short,"
+					 "         pg_catalog.concat_ws('; ', f.short, %s) AS reason,"
+					 "         CASE WHEN f.short IS NULL THEN %s ELSE %s END AS status"
+					 "    FROM (SELECT 'stock short: ' || pg_catalog.string_agg("
+					 "                   pg_catalog.format('product %%s short by %%s of %%s',"
+					 "                                     t.product, t.quantity - t.taken, t.quantity),"
+					 "                   ', ' ORDER BY t.id) FILTER (WHERE t.taken < t.quantity) AS short"
+					 "            FROM t WHERE t.quantity > 0) f"
 					 "), o AS ("
-					 "  UPDATE %s o SET %s = %s",
-					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), Key(b, F_ORDER_STATUS, TS_STATUS_WORD));
+					 "  UPDATE %s o SET %s = r.status::%s",
+					 P(TS_REASON), P(TS_STATUS_WORD), P(TS_REVIEW_WORD),
+					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), b->field[F_ORDER_STATUS].cast);
 	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
-			   b->field[F_ORDER_REVIEW_REASON].bound ? Key(b, F_ORDER_REVIEW_REASON, TS_REASON) : NULL);
+			   b->field[F_ORDER_REVIEW_REASON].bound ?
+			   psprintf("r.reason::%s", b->field[F_ORDER_REVIEW_REASON].cast) : NULL);
 	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
 	appendStringInfo(&s,
-					 "   WHERE o.%s = %s AND %s"
+					 "    FROM r WHERE o.%s = %s AND r.short"
 					 "), k AS ("
-					 "  UPDATE stripe_webhook.checkout_sessions s SET review_reason = %s"
-					 "   WHERE s.id = %s AND %s"
+					 "  UPDATE stripe_webhook.checkout_sessions s SET review_reason = r.reason"
+					 "    FROM r WHERE s.id = %s AND r.short"
+					 "), g AS ("
+					 "  INSERT INTO stripe_webhook.order_changes"
+					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  SELECT %s, %s, c.change, r.status, %s, %s"
+					 "    FROM r, (VALUES (1, 'order_created'), (2, 'order_needs_review')) AS c(n, change)"
+					 "   WHERE c.n = 1 OR r.status = %s"
+					 "   ORDER BY c.n"
 					 ")"
-					 "INSERT INTO stripe_webhook.order_changes"
-					 "  (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "SELECT %s, %s, c.change, %s, %s, %s"
-					 "  FROM pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n) ORDER BY c.n",
-					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER), P(TS_SHORT),
-					 P(TS_REASON), P(TS_SESSION), P(TS_SHORT),
-					 OrderTable(b), P(TS_ORDER), P(TS_STATUS_WORD), P(TS_SESSION), P(TS_EVENT),
-					 P(TS_CHANGES));
+					 "SELECT t.product, t.taken FROM t WHERE t.quantity > 0 ORDER BY t.id",
+					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER),
+					 P(TS_SESSION),
+					 OrderTable(b), P(TS_ORDER), P(TS_SESSION), P(TS_EVENT), P(TS_REVIEW_WORD));
 	Keep(b, STMT_TAKE_STOCK, s.data, TS_NPARAMS, types);
 }
 
@@ -665,6 +742,147 @@ GenCartStatements(ShopBinding *b)
 }
 
 /*
+ * GenHoldStatements
+ *		The stock holds (holds.c): a cart's owner, the products a new hold
+ *		needs locked in id order, the hold written, a session's hold shown,
+ *		and held stock released.  Every write of a product's stock is one
+ *		UPDATE per product (a statement may change a row once), after the
+ *		products were locked in id order by a statement of their own.
+ */
+static void
+GenHoldStatements(ShopBinding *b)
+{
+	Oid			text1[1] = {TEXTOID};
+	Oid			texts1[1] = {TEXTARRAYOID};
+	Oid			lock_types[HL_NPARAMS] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID};
+	Oid			write_types[HW_NPARAMS] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+	INT8ARRAYOID, TIMESTAMPTZOID};
+	Oid			release_types[RE_NPARAMS] = {TEXTARRAYOID, TEXTOID};
+	char	   *carts = quote_literal_cstr(b->table[ROLE_CARTS]);
+	char	   *pcast = b->field[F_PRODUCT_ID].cast;
+
+	Keep(b, STMT_HOLD_OWNER,
+		 psprintf("SELECT c.%s::text FROM %s c WHERE c.%s = %s",
+				  Col(b, F_CART_USER), b->table[ROLE_CARTS], Col(b, F_CART_ID),
+				  Key(b, F_CART_ID, HO_CART)),
+		 HO_NPARAMS, text1);
+
+	/*
+	 * What the cart wants and what other sessions hold for it: locked in id
+	 * order first, then read in a snapshot taken after the locks (see
+	 * GenTakeLock)
+	 */
+	for (int locking = 1; locking >= 0; locking--)
+		Keep(b, locking ? STMT_HOLD_LOCK : STMT_HOLD_CHECK,
+			 psprintf("WITH w AS ("
+					  "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					  "    AS w(product, quantity)"
+					  "), o AS ("
+					  "  SELECT h.product_id AS product, pg_catalog.sum(h.quantity)::int8 AS held"
+					  "    FROM stripe_webhook.holds h"
+					  "   WHERE h.cart_table = %s AND h.cart_id = %s AND h.product_table = %s"
+					  "     AND h.status = 'held' AND h.checkout_session_id <> %s"
+					  "   GROUP BY h.product_id"
+					  "), a AS ("
+					  "  SELECT COALESCE(w.product, o.product) AS product,"
+					  "         COALESCE(w.quantity, 0)::int8 AS wanted, COALESCE(o.held, 0)::int8 AS replaced"
+					  "    FROM w FULL JOIN o ON o.product = w.product"
+					  ")"
+					  "%s",
+					  P(HL_PRODUCTS), P(HL_QUANTITIES),
+					  carts, P(HL_CART), ProductTable(b), P(HL_SESSION),
+					  locking ?
+					  psprintf("SELECT p.%s FROM %s p WHERE p.%s IN (SELECT a.product::%s FROM a)"
+							   " ORDER BY p.%s FOR NO KEY UPDATE OF p",
+							   Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID),
+							   pcast, Col(b, F_PRODUCT_ID)) :
+					  psprintf("SELECT p.%s::text, GREATEST(p.%s, 0)::int8, a.wanted, a.replaced"
+							   "  FROM %s p JOIN a ON p.%s = a.product::%s ORDER BY p.%s",
+							   Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
+							   b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), pcast,
+							   Col(b, F_PRODUCT_ID))),
+			 HL_NPARAMS, lock_types);
+
+	/* the other sessions' holds released, the new one written */
+	Keep(b, STMT_HOLD_WRITE,
+		 psprintf("WITH w AS ("
+				  "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+				  "    AS w(product, quantity)"
+				  "), o AS ("
+				  "  UPDATE stripe_webhook.holds h"
+				  "     SET status = 'released', returned = h.quantity, release_reason = 'replaced',"
+				  "         settled_at = pg_catalog.now()"
+				  "   WHERE h.cart_table = %s AND h.cart_id = %s AND h.product_table = %s"
+				  "     AND h.status = 'held' AND h.checkout_session_id <> %s"
+				  "  RETURNING h.checkout_session_id, h.product_id, h.quantity"
+				  "), og AS ("
+				  "  SELECT o.product_id AS product, pg_catalog.sum(o.quantity)::int8 AS held"
+				  "    FROM o GROUP BY o.product_id"
+				  "), a AS ("
+				  "  SELECT COALESCE(w.product, og.product) AS product,"
+				  "         COALESCE(og.held, 0)::int8 - COALESCE(w.quantity, 0)::int8 AS delta"
+				  "    FROM w FULL JOIN og ON og.product = w.product"
+				  "), u AS ("
+				  "  UPDATE %s x SET %s = x.%s + a.delta FROM a"
+				  "   WHERE x.%s = a.product::%s AND a.delta <> 0"
+				  "), n AS ("
+				  "  INSERT INTO stripe_webhook.holds"
+				  "    (checkout_session_id, product_table, product_id, cart_table, cart_id, user_id,"
+				  "     quantity, expires_at)"
+				  "  SELECT %s, %s, w.product, %s, %s, %s, w.quantity, %s FROM w"
+				  "  RETURNING 1"
+				  ")"
+				  "SELECT (SELECT pg_catalog.count(*) FROM n),"
+				  "       (SELECT COALESCE(pg_catalog.array_agg(DISTINCT o.checkout_session_id"
+				  "                                             ORDER BY o.checkout_session_id), '{}')"
+				  "          FROM o)",
+				  P(HW_PRODUCTS), P(HW_QUANTITIES),
+				  carts, P(HW_CART), ProductTable(b), P(HW_SESSION),
+				  b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+				  Col(b, F_PRODUCT_ID), pcast,
+				  P(HW_SESSION), ProductTable(b), carts, P(HW_CART), P(HW_USER), P(HW_EXPIRES)),
+		 HW_NPARAMS, write_types);
+
+	Keep(b, STMT_HOLD_SHOW,
+		 psprintf("SELECT h.cart_table = %s AND h.product_table = %s AS ours, h.cart_id,"
+				  "       h.product_id, h.quantity, h.status, pg_catalog.to_json(h.expires_at)::text"
+				  "  FROM stripe_webhook.holds h WHERE h.checkout_session_id = %s"
+				  " ORDER BY CASE WHEN h.product_table = %s THEN h.product_id::%s END, h.product_id",
+				  carts, ProductTable(b), P(HS_SESSION), ProductTable(b), pcast),
+		 HS_NPARAMS, text1);
+
+	Keep(b, STMT_RELEASE_LOCK,
+		 psprintf("SELECT p.%s FROM %s p"
+				  " WHERE p.%s IN (SELECT h.product_id::%s FROM stripe_webhook.holds h"
+				  "                 WHERE h.checkout_session_id = ANY (%s) AND h.product_table = %s"
+				  "                   AND h.status = 'held')"
+				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
+				  Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), pcast,
+				  P(RL_SESSIONS), ProductTable(b), Col(b, F_PRODUCT_ID)),
+		 RL_NPARAMS, texts1);
+
+	Keep(b, STMT_RELEASE,
+		 psprintf("WITH r AS ("
+				  "  UPDATE stripe_webhook.holds h"
+				  "     SET status = 'released', returned = h.quantity, release_reason = %s,"
+				  "         settled_at = pg_catalog.now()"
+				  "   WHERE h.checkout_session_id = ANY (%s) AND h.product_table = %s AND h.status = 'held'"
+				  "  RETURNING h.checkout_session_id, h.product_id, h.quantity"
+				  "), g AS ("
+				  "  SELECT r.product_id AS product, pg_catalog.sum(r.quantity)::int8 AS quantity"
+				  "    FROM r GROUP BY r.product_id"
+				  "), u AS ("
+				  "  UPDATE %s x SET %s = x.%s + g.quantity FROM g WHERE x.%s = g.product::%s"
+				  ")"
+				  "SELECT pg_catalog.count(DISTINCT r.checkout_session_id)::int8,"
+				  "       COALESCE(pg_catalog.sum(r.quantity), 0)::int8 FROM r",
+				  P(RE_REASON), P(RE_SESSIONS), ProductTable(b),
+				  b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+				  Col(b, F_PRODUCT_ID), pcast),
+		 RE_NPARAMS, release_types);
+}
+
+/*
  * ShopGenerateStatements
  *		See binding.h.  Runs in the binding's memory context.
  */
@@ -674,7 +892,9 @@ ShopGenerateStatements(ShopBinding *b)
 	GenLockCart(b);
 	GenCartLines(b);
 	GenWriteOrder(b);
+	GenTakeLock(b);
 	GenTakeStock(b);
 	GenOrderStatements(b);
 	GenCartStatements(b);
+	GenHoldStatements(b);
 }

@@ -77,34 +77,36 @@ typedef enum WriteOrderParam
 } WriteOrderParam;
 
 /*
- * STMT_LOCK_STOCK: the products of a new order, locked in id order (the
- * sort comes before the row locks).  Returns product (text), stock (int8),
- * in id order.  Run as a statement of its own: the next statement's
- * snapshot then sees the locked rows as they are.
+ * STMT_TAKE_LOCK: the products of the order and of the session's stock
+ * hold, locked in id order, in a statement of their own: STMT_TAKE_STOCK,
+ * which comes next, then reads the stock of rows this transaction has
+ * locked, in a snapshot taken after the locks.
  */
-typedef enum LockStockParam
+typedef enum TakeLockParam
 {
-	LS_PRODUCTS,				/* text[] */
-	LS_NPARAMS
-} LockStockParam;
+	TL_SESSION, TL_PRODUCTS, TL_NPARAMS
+} TakeLockParam;
 
 /*
- * STMT_TAKE_STOCK: the last step of a new order, after STMT_LOCK_STOCK.
- * Takes what was decided from stock, records it on the order's lines; when
- * the stock step made the order need review, sets its status and reason;
- * adds the order's change notices with its final status.
+ * STMT_TAKE_STOCK: the last step of a new order, after STMT_TAKE_LOCK.
+ * Locks the products of the order and of the session's stock hold
+ * (stripe_webhook.holds) in id order (held already); each line takes from the hold first and the rest from stock (up to the
+ * quantity); held units the order does not take go back to stock, and the
+ * hold is settled (ordered or released).  Records what each line took; if
+ * anything is short, the order needs review with "stock short: ..." before
+ * the other reasons; adds the order's change notices with its final status.
+ * Returns one row per product of the order: product (text), taken (int8),
+ * in id order.
  */
 typedef enum TakeStockParam
 {
 	TS_ORDER,
 	TS_SESSION,
-	TS_PRODUCTS,				/* text[] */
+	TS_PRODUCTS,				/* text[]; empty when no stock is taken */
 	TS_QUANTITIES,				/* int8[] */
-	TS_TAKEN,					/* int8[] */
-	TS_SHORT,					/* bool: the stock step set the review */
-	TS_STATUS_WORD,				/* the order's final status word */
-	TS_REASON,					/* the final review reason, or NULL */
-	TS_CHANGES,					/* text[]: the change notices to add */
+	TS_STATUS_WORD,				/* the order's status so far */
+	TS_REVIEW_WORD,				/* the shop's word for needs_review */
+	TS_REASON,					/* the review reasons so far, or NULL */
 	TS_EVENT,					/* Stripe event id or NULL */
 	TS_NPARAMS
 } TakeStockParam;
@@ -162,5 +164,62 @@ typedef enum RestoreParam
 {
 	RS_ORDER, RS_CART, RS_NPARAMS
 } RestoreParam;
+
+/*
+ * Stock holds (holds.c).  Every statement reads and writes
+ * stripe_webhook.holds rows of the bound products and carts tables only.
+ *
+ * STMT_HOLD_OWNER: the cart's user (text), no lock; the user's lock comes
+ * before the cart's.
+ */
+typedef enum HoldOwnerParam
+{
+	HO_CART, HO_NPARAMS
+} HoldOwnerParam;
+
+/*
+ * STMT_HOLD_LOCK: the products the cart wants and those that other
+ * sessions hold for the same cart, locked in id order.  STMT_HOLD_CHECK
+ * (same parameters), next and without locks, reads them: product (text),
+ * stock (int8, never below 0), wanted (int8), replaced (int8: held for the
+ * cart by other sessions), in id order.
+ */
+typedef enum HoldLockParam
+{
+	HL_CART, HL_SESSION, HL_PRODUCTS, HL_QUANTITIES, HL_NPARAMS
+} HoldLockParam;
+
+/*
+ * STMT_HOLD_WRITE: the other sessions' holds of the cart released
+ * ("replaced"), the new hold inserted, each product's stock changed once by
+ * the difference.  Returns held (int8: rows inserted), replaced (text[]:
+ * the sessions whose holds were released).
+ */
+typedef enum HoldWriteParam
+{
+	HW_CART, HW_SESSION, HW_USER, HW_PRODUCTS, HW_QUANTITIES, HW_EXPIRES,
+	HW_NPARAMS
+} HoldWriteParam;
+
+/* STMT_HOLD_SHOW: a session's hold rows (all states), in product id order */
+typedef enum HoldShowParam
+{
+	HS_SESSION, HS_NPARAMS
+} HoldShowParam;
+
+/* STMT_RELEASE_LOCK: the products held by sessions, locked in id order */
+typedef enum ReleaseLockParam
+{
+	RL_SESSIONS, RL_NPARAMS		/* text[] */
+} ReleaseLockParam;
+
+/*
+ * STMT_RELEASE: what the sessions still hold goes back to stock; their
+ * rows are released with a reason.  Returns sessions (int8), units (int8).
+ */
+typedef enum ReleaseParam
+{
+	RE_SESSIONS, RE_REASON, RE_NPARAMS
+} ReleaseParam;
 
 #endif							/* STRIPE_WEBHOOK_SHOP_SQL_H */

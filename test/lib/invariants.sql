@@ -43,14 +43,19 @@ SELECT 'order items equal cart items',
  WHERE o.cart_id IS NOT NULL AND d.ordered IS DISTINCT FROM d.in_cart
 
 UNION ALL
--- 3. stock = initial stock - what orders hold now, and never negative
+-- 3. stock = initial stock - what orders hold now - what open stock holds
+--    set aside (stripe_webhook.holds), and never negative
 SELECT 'stock = initial - taken',
-       pg_catalog.format('product %s: initial %s, held by orders %s, stock %s',
-                         p.id, i.stock, COALESCE(t.taken, 0), p.stock)
+       pg_catalog.format('product %s: initial %s, held by orders %s, by stock holds %s, stock %s',
+                         p.id, i.stock, COALESCE(t.taken, 0), COALESCE(h.held, 0), p.stock)
   FROM stripe_webhook.products p
   JOIN sw_initial_stock i ON i.product_id = p.id
   LEFT JOIN taken t ON t.product_id = p.id
- WHERE p.stock <> i.stock - COALESCE(t.taken, 0) OR p.stock < 0
+  LEFT JOIN (SELECT h.product_id::bigint AS product_id, pg_catalog.sum(h.quantity) AS held
+               FROM stripe_webhook.holds h
+              WHERE h.status = 'held' AND h.product_table = 'stripe_webhook.products'
+              GROUP BY h.product_id) h ON h.product_id = p.id
+ WHERE p.stock <> i.stock - COALESCE(t.taken, 0) - COALESCE(h.held, 0) OR p.stock < 0
 
 UNION ALL
 -- 4. every shortfall is flagged (a flagged order may since have been cancelled)

@@ -27,6 +27,9 @@
 #            the shop binding) on its built-in tables, built from a copy of
 #            that commit into a stage of its own and run in a second cluster
 #            (the library has the same name), same data
+#   c_nonotify  (diagnosis, not in the default set) C with the NOTIFY of
+#            stripe_webhook.order_changes switched off (its trigger disabled
+#            for that run): what the NOTIFY every new order sends costs
 # at 1, 4 and 16 clients over pre-made 3-item carts.
 #
 #   ./bench/fulfil/run.sh
@@ -47,7 +50,9 @@
 # SW_BENCH_STATEMENTS=1: also load pg_stat_statements (track = all) and
 # print, after each run, the server time per transaction of every statement
 # that ran at least once per two transactions, nested ones included (this
-# costs some throughput: use it to see where time goes, not for the ratios).
+# costs some throughput: use it to see where time goes, not for the ratios);
+# SW_BENCH_WAITS=1: sample pg_stat_activity 10 times a second during each run
+# and print what the active backends were waiting on (same caveat).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
@@ -59,7 +64,7 @@ VARIANTS=(${SW_BENCH_VARIANTS:-c plpgsql floor floor_reads webhook flash django 
 PREVIOUS=${SW_BENCH_PREVIOUS:-657cf63}
 for v in "${VARIANTS[@]}"; do
     case $v in
-        c | plpgsql | floor | floor_reads | webhook | flash | django | previous) ;;
+        c | plpgsql | floor | floor_reads | webhook | flash | django | previous | c_nonotify) ;;
         *) echo "unknown variant '$v' (c plpgsql floor floor_reads webhook flash django previous)" >&2; exit 2 ;;
     esac
 done
@@ -70,6 +75,7 @@ WORK=$(mktemp -d /tmp/sw-bench-fulfil.XXXXXX)
 chmod 755 "$WORK"
 RESULTS="$WORK/results.tsv"
 STATEMENTS=${SW_BENCH_STATEMENTS:-}
+WAITS=${SW_BENCH_WAITS:-}
 CLUSTER_CONF=("stripe_webhook.log_level = debug1" "max_connections = 100"
     "synchronous_commit = off" "autovacuum = off"
     ${STATEMENTS:+"shared_preload_libraries = pg_stat_statements" "pg_stat_statements.track = all"})
@@ -336,6 +342,7 @@ run() {
     stock_sql="SELECT sum(2000000000 - stock) FROM stripe_webhook.products"
     case $variant in
     flash) flash=true script=c ;;
+    c_nonotify) script=c ;;
     previous) cluster=prev shop=builtin_prev script=c ;;
     django)
         db=$DJDB shop=django
@@ -345,6 +352,9 @@ run() {
         ;;
     esac
     use_cluster "$cluster"
+    if [ "$cluster" = new ] && [ "$shop" = builtin ]; then
+        DB=$db q -c "ALTER TABLE stripe_webhook.order_changes $([ "$variant" = c_nonotify ] && echo DISABLE || echo ENABLE) TRIGGER order_changes_notify" >/dev/null
+    fi
     # carts per client: generous for the fastest expected rate
     if [ "$clients" -eq 1 ]; then stride=$((4000 * SECS)); else stride=$((8000 * SECS / clients + 1000)); fi
     t0=$(date +%s.%N)
@@ -353,7 +363,22 @@ run() {
     [ -n "$STATEMENTS" ] && DB=$db q -c "SELECT pg_stat_statements_reset()" >/dev/null
     out="$WORK/$variant-$clients-$round.out"
     pgbench -n -M prepared -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$SECS" \
-        -D n=0 -D stride="$stride" -f "$WORK/$script.sql" "$db" >"$out" 2>&1 || true
+        -D n=0 -D stride="$stride" -f "$WORK/$script.sql" "$db" >"$out" 2>&1 &
+    local pgbench_pid=$!
+    if [ -n "$WAITS" ]; then
+        while kill -0 "$pgbench_pid" 2>/dev/null; do
+            DB=$db q -c "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity
+                          WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
+                            AND datname = current_database()" >>"$out.waits" 2>/dev/null || true
+            sleep 0.1
+        done
+    fi
+    wait "$pgbench_pid" || true
+    if [ -n "$WAITS" ] && [ -s "$out.waits" ]; then
+        echo "# $variant at $clients clients: what active backends were doing (share of samples)" >&2
+        sort "$out.waits" | uniq -c | sort -rn | head -8 |
+            awk -v n="$(wc -l <"$out.waits")" '{ printf "#   %5.1f%%  %s\n", 100 * $1 / n, $2 }' >&2
+    fi
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
     processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
     read -r orders confirmed < <(DB=$db q -F' ' -c "$orders_sql")
@@ -451,6 +476,11 @@ SELECT format('%-8s | %-8s | %-8s | %-8s | %-8s | %-22s | %-24s | %s', c.clients
            LEFT JOIN pr pdj ON pdj.num = 'django' AND pdj.den = 'c' AND pdj.clients = c.clients
            LEFT JOIN pr ppv ON ppv.num = 'c' AND ppv.den = 'previous' AND ppv.clients = c.clients
  WHERE c.variant = 'c' AND EXISTS (SELECT FROM r WHERE variant IN ('flash', 'django', 'previous'));
+SELECT format('c_nonotify (diagnosis) at %s clients: %s, %s%% of c [%s%%]', n.clients, round(n.med::numeric),
+              to_char(100 * n.med / c.med, 'FM990'), to_char(100 * p.med_ratio, 'FM990'))
+  FROM m n JOIN m c ON c.variant = 'c' AND c.clients = n.clients
+  LEFT JOIN pr p ON p.num = 'c_nonotify' AND p.den = 'c' AND p.clients = n.clients
+ WHERE n.variant = 'c_nonotify' ORDER BY n.clients;
 SELECT 'every run: ' || string_agg(format('%s@%s %s', variant, clients, runs), '; ' ORDER BY variant, clients)
   FROM (SELECT variant, clients, string_agg(round(tps::numeric)::text, ' ' ORDER BY round) AS runs FROM r GROUP BY 1, 2) x;
 SQL

@@ -110,6 +110,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "# building and starting a throwaway cluster" >&2
+# the stage lives in WORK (removed at the end) unless SW_STAGE names one
+SW_STAGE=${SW_STAGE:-$WORK/stage}
 sw_build_stage
 sw_cluster_start bench "${CLUSTER_CONF[@]}"
 CLUSTERS+=(new)

@@ -291,8 +291,9 @@ COMMENT ON TABLE stripe_webhook.order_lines IS
 
 -- Order state changes a shop may act on (send the confirmation email, ...),
 -- written in the transaction that makes them: a durable record that a
--- listener catches up from, and a NOTIFY on channel stripe_webhook_orders
--- (payload {"id", "change", "order_id", "stripe_event_id"}) sent at commit.
+-- listener catches up from, and, once a listener has registered in
+-- order_change_cursors, a NOTIFY on channel stripe_webhook_orders (payload
+-- {"id", "change", "order_id", "stripe_event_id"}) sent at commit.
 CREATE TABLE stripe_webhook.order_changes (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     order_table         text NOT NULL,
@@ -315,15 +316,21 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $function$
 BEGIN
-    PERFORM pg_catalog.pg_notify('stripe_webhook_orders',
-        pg_catalog.json_build_object('id', NEW.id, 'change', NEW.change, 'order_id', NEW.order_id,
-                                     'stripe_event_id', NEW.stripe_event_id)::text);
+    -- Only when a listener has registered (a row in order_change_cursors):
+    -- a transaction that notifies takes a database-wide lock at commit, so
+    -- with notifications every order's commit would wait for every other's.
+    -- A listener catches up from this table whenever it starts.
+    IF EXISTS (SELECT FROM stripe_webhook.order_change_cursors) THEN
+        PERFORM pg_catalog.pg_notify('stripe_webhook_orders',
+            pg_catalog.json_build_object('id', NEW.id, 'change', NEW.change, 'order_id', NEW.order_id,
+                                         'stripe_event_id', NEW.stripe_event_id)::text);
+    END IF;
     RETURN NULL;
 END
 $function$;
 REVOKE ALL ON FUNCTION stripe_webhook.order_changes_notify() FROM PUBLIC;
 COMMENT ON FUNCTION stripe_webhook.order_changes_notify() IS
-    'Trigger on order_changes: NOTIFY stripe_webhook_orders with the change as JSON.';
+    'Trigger on order_changes: NOTIFY stripe_webhook_orders with the change as JSON, when a listener has registered in order_change_cursors.';
 CREATE TRIGGER order_changes_notify
     AFTER INSERT ON stripe_webhook.order_changes
     FOR EACH ROW EXECUTE FUNCTION stripe_webhook.order_changes_notify();

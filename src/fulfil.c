@@ -50,6 +50,7 @@
 #include "errcodes.h"
 #include "fulfil.h"
 #include "fulfil_int.h"
+#include "payments.h"
 #include "session.h"
 #include "shop_sql.h"
 #include "spi_util.h"
@@ -125,11 +126,10 @@ KeyError(SessionEvent *ev, ShopField f, const char *key, const char *value)
 
 /*
  * LockUser
- *		Take the transaction-level advisory lock of the session's user: it
- *		serialises the events of one user's sessions, which may find or
- *		create the user's active cart.
+ *		See fulfil_int.h.  It serialises the events of one user's sessions,
+ *		which may find or create the user's active cart.
  */
-static void
+void
 LockUser(const char *user_key)
 {
 	uint32		hash = hash_bytes((const unsigned char *) user_key, (int) strlen(user_key));
@@ -615,6 +615,8 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 
 	order_id = WriteOrder(ev, &rd, &d, &new_cart);
 	TakeStock(ev, &rd, &d, order_id);
+	/* refunds or disputes that came before the order (payments.c) */
+	PaymentsApplyToNewOrder(ev->b, s->payment_intent, ev->event_id);
 
 	if (d.take_stock)
 	{

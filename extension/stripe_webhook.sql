@@ -293,10 +293,12 @@ CREATE TABLE stripe_webhook.order_lines (
                 CONSTRAINT order_lines_shortfall_check CHECK (shortfall >= 0 AND shortfall <= quantity),
     stock_taken bigint NOT NULL DEFAULT 0
                 CONSTRAINT order_lines_stock_taken_check CHECK (stock_taken >= 0 AND stock_taken <= quantity),
+    restocked   bigint NOT NULL DEFAULT 0
+                CONSTRAINT order_lines_restocked_check CHECK (restocked >= 0 AND restocked <= quantity),
     PRIMARY KEY (order_table, order_id, product_id)
 );
 COMMENT ON TABLE stripe_webhook.order_lines IS
-    'Per order line (the shop''s ids as text): quantity, unit price in minor units, shortfall at creation, stock held now.';
+    'Per order line (the shop''s ids as text): quantity, unit price in minor units, shortfall at creation, stock held now, units staff returned with restock_order().';
 
 -- Order state changes a shop may act on (send the confirmation email, ...),
 -- written in the transaction that makes them: a durable record that a

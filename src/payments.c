@@ -560,12 +560,13 @@ DisputeReason(const PaymentRow *row)
 /*
  * ApplyToOrder
  *		Apply the kept figures of a payment intent to its order, if it has
- *		one.  changed: this event changed the figures.  Sets out->message
- *		and out->order_id.
+ *		one.  amount_changed: this event changed the refunded amount;
+ *		recorded: the message when it kept anything new (NULL when it kept
+ *		nothing).  Sets out->message and out->order_id.
  */
 static void
 ApplyToOrder(const ShopBinding *b, const char *payment_intent, const char *event_id,
-			 bool changed, SessionOutcome *out)
+			 bool amount_changed, const char *recorded, SessionOutcome *out)
 {
 	PaymentOrder order;
 	PaymentRow	row;
@@ -588,7 +589,7 @@ ApplyToOrder(const ShopBinding *b, const char *payment_intent, const char *event
 	/* linked just now: everything kept applies for the first time */
 	if (row.order_id == NULL || strcmp(row.order_id, order.id) != 0 ||
 		strcmp(row.order_table, b->table[ROLE_ORDERS]) != 0)
-		changed = true;
+		amount_changed = true;
 
 	have_total = row.has_charged || order.has_total;
 	total = row.has_charged ? row.amount_charged : order.amount_total;
@@ -603,17 +604,14 @@ ApplyToOrder(const ShopBinding *b, const char *payment_intent, const char *event
 		out->message = "order refunded";
 		acted = true;
 	}
-	else if (changed)
+	else if (amount_changed)
 	{
 		if (b->field[F_ORDER_AMOUNT_REFUNDED].bound)
 			RefundOrder(b, &order, &row, false, event_id);
-		if (row.amount_refunded > 0)
-		{
-			StepLog("order %s refunded in part (" INT64_FORMAT " %s)", order.id,
-					row.amount_refunded, row.currency);
-			out->message = "refund recorded";
-			acted = true;
-		}
+		StepLog("order %s refunded in part (" INT64_FORMAT " %s)", order.id,
+				row.amount_refunded, row.currency);
+		out->message = "refund recorded";
+		acted = true;
 	}
 
 	if (strcmp(row.refund_state, "full") == 0 && !full &&
@@ -635,15 +633,10 @@ ApplyToOrder(const ShopBinding *b, const char *payment_intent, const char *event
 		out->message = "order flagged for review";
 		acted = true;
 	}
-	else if (row.dispute_id != NULL && changed && !acted)
-	{
-		out->message = "dispute recorded";
-		acted = true;
-	}
 
 	LinkPayment(b, payment_intent, order.id, state);
 	if (!acted)
-		out->message = "already processed";
+		out->message = recorded != NULL ? recorded : "already processed";
 }
 
 /*
@@ -681,12 +674,14 @@ ChargeRefunded(Jsonb *object, const char *event_id, SessionOutcome *out)
 	PaymentObject po;
 	const ShopBinding *b;
 	bool		changed;
+	bool		amount_changed;
 
 	if (!BeginPaymentEvent(object, "charge", &po, &b, out))
 		return;
 	changed = RecordCharge(&po);
-	changed = Derive(po.payment_intent) || changed;
-	ApplyToOrder(b, po.payment_intent, event_id, changed, out);
+	amount_changed = Derive(po.payment_intent);
+	ApplyToOrder(b, po.payment_intent, event_id, amount_changed,
+				 changed || amount_changed ? "refund recorded" : NULL, out);
 	EndSessionEvent(out);
 }
 
@@ -700,12 +695,14 @@ RefundEvent(Jsonb *object, const char *event_id, SessionOutcome *out)
 	PaymentObject po;
 	const ShopBinding *b;
 	bool		changed;
+	bool		amount_changed;
 
 	if (!BeginPaymentEvent(object, "refund", &po, &b, out))
 		return;
 	changed = RecordRefund(&po);
-	changed = Derive(po.payment_intent) || changed;
-	ApplyToOrder(b, po.payment_intent, event_id, changed, out);
+	amount_changed = Derive(po.payment_intent);
+	ApplyToOrder(b, po.payment_intent, event_id, amount_changed,
+				 changed || amount_changed ? "refund recorded" : NULL, out);
 	EndSessionEvent(out);
 }
 
@@ -723,7 +720,8 @@ DisputeEvent(Jsonb *object, const char *event_id, SessionOutcome *out)
 	if (!BeginPaymentEvent(object, "dispute", &po, &b, out))
 		return;
 	changed = RecordDispute(&po);
-	ApplyToOrder(b, po.payment_intent, event_id, changed, out);
+	ApplyToOrder(b, po.payment_intent, event_id, false,
+				 changed ? "dispute recorded" : NULL, out);
 	EndSessionEvent(out);
 }
 
@@ -744,5 +742,5 @@ PaymentsApplyToNewOrder(const ShopBinding *b, const char *payment_intent,
 	if (!ReadPayment(payment_intent, &row) || row.order_id != NULL)
 		return;
 	memset(&out, 0, sizeof(out));
-	ApplyToOrder(b, payment_intent, event_id, true, &out);
+	ApplyToOrder(b, payment_intent, event_id, true, "recorded", &out);
 }

@@ -99,7 +99,7 @@ GenRestock(ShopBinding *b)
 	StringInfoData s;
 
 	initStringInfo(&s);
-	AppendStockReturn(&s, b, RK_ORDER);
+	AppendStockReturn(&s, b, RK_ORDER, true);
 	appendStringInfoString(&s, ") SELECT 1");
 	Keep(b, STMT_RESTOCK, s.data, RK_NPARAMS, types);
 }

@@ -478,7 +478,7 @@ GenTakeStock(ShopBinding *b)
  *		order items' stock_taken) then hold nothing.
  */
 void
-AppendStockReturn(StringInfo s, const ShopBinding *b, int order_param)
+AppendStockReturn(StringInfo s, const ShopBinding *b, int order_param, bool restock)
 {
 	appendStringInfo(s,
 					 "WITH r AS ("
@@ -487,10 +487,11 @@ AppendStockReturn(StringInfo s, const ShopBinding *b, int order_param)
 					 "   WHERE l.order_table = %s AND l.order_id = %s"
 					 "     AND p.%s = l.product_id::%s AND l.stock_taken > 0"
 					 "), z AS ("
-					 "  UPDATE stripe_webhook.order_lines SET stock_taken = 0"
+					 "  UPDATE stripe_webhook.order_lines SET stock_taken = 0%s"
 					 "   WHERE order_table = %s AND order_id = %s AND stock_taken > 0",
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
 					 OrderTable(b), P(order_param), Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 restock ? ", restocked = restocked + stock_taken" : "",
 					 OrderTable(b), P(order_param));
 	if (b->field[F_LINE_STOCK_TAKEN].bound)
 		appendStringInfo(s,
@@ -590,7 +591,7 @@ GenOrderStatements(ShopBinding *b)
 	 * nothing.
 	 */
 	initStringInfo(&s);
-	AppendStockReturn(&s, b, CA_ORDER);
+	AppendStockReturn(&s, b, CA_ORDER, false);
 	appendStringInfo(&s,
 					 "), s AS ("
 					 "  UPDATE stripe_webhook.checkout_sessions"

@@ -42,7 +42,9 @@ extern void SetIfBound(StringInfo s, const ShopBinding *b, ShopField f,
  * "WITH r AS (...), z AS (..." : the order's stock back to its products and
  * its lines emptied, for the order id in parameter order_param; the last
  * CTE is left open for the caller to close with "), next AS (" or ")".
+ * restock: count what goes back in order_lines.restocked (restock_order).
  */
-extern void AppendStockReturn(StringInfo s, const ShopBinding *b, int order_param);
+extern void AppendStockReturn(StringInfo s, const ShopBinding *b, int order_param,
+							  bool restock);
 
 #endif							/* STRIPE_WEBHOOK_SHOP_SQL_INT_H */

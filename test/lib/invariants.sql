@@ -59,7 +59,7 @@ SELECT 'shortfall flagged',
                          o.id, o.status, oi.shortfall, oi.product_id)
   FROM stripe_webhook.order_items oi
   JOIN stripe_webhook.orders o ON o.id = oi.order_id
- WHERE oi.shortfall > 0 AND o.status NOT IN ('needs_review', 'cancelled')
+ WHERE oi.shortfall > 0 AND o.status NOT IN ('needs_review', 'cancelled', 'refunded')
 
 UNION ALL
 -- 5. a needs_review order says why

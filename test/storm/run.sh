@@ -81,9 +81,10 @@ if [ -z "$RUNNING" ]; then
     sw_cluster_start storm "max_connections = 100" "log_min_messages = error" >/dev/null ||
         { echo "not ok 1 - cluster starts"; echo "1..1"; exit 1; }
 fi
-storm_db_create "$DB" "$SESSIONS"
-ok $? "setup: $SESSIONS carts, their paid sessions and the scarce products (test/storm/setup.sql)"
+storm_db_create "$DB" "$SESSIONS" payments
+ok $? "setup: $SESSIONS carts, their paid sessions, refunds and disputes, the scarce products (test/storm/setup.sql)"
 EVENTS=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.paid_sessions")
+PAYMENT_EVENTS=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.payment_events")
 SCARCE_STOCK=$(storm_q "$DB" "SELECT sum(stock) FROM stripe_webhook.products WHERE id > 100")
 SCARCE_WANTED=$(storm_q "$DB" "SELECT sum(quantity) FROM stripe_webhook.cart_items WHERE product_id > 100")
 say "$EVENTS paid sessions for $SESSIONS carts; scarce products: $SCARCE_WANTED units wanted, $SCARCE_STOCK in stock"
@@ -155,6 +156,14 @@ mutation 'each cart consumed by at most one order' \
 mutation 'exactly one unlocked cart per user' \
     "UPDATE stripe_webhook.carts SET locked = true, locked_at = now() WHERE user_id = 'storm_u1' AND NOT locked" \
     "a user left without an active cart"
+mutation "each order's refunded amount equals the latest cumulative figure Stripe sent" \
+    "UPDATE stripe_webhook.orders SET amount_refunded = amount_refunded + 1
+     WHERE checkout_session_id = (SELECT min(session_id) FROM sw_proof.payment_expect)" \
+    "a refunded amount that is not Stripe's"
+mutation 'refunded exactly when refunded in full, with one order_refunded change' \
+    "UPDATE stripe_webhook.orders SET status = 'confirmed'
+     WHERE checkout_session_id = (SELECT min(session_id) FROM sw_proof.payment_expect WHERE full_refund)" \
+    "a full refund the order does not show"
 mutation 'every event recorded once with its outcome (processed, its order)' \
     "UPDATE stripe_webhook.events SET status = 'received', processed_at = NULL WHERE id = 'evt_storm_1a'" \
     "an event left unprocessed"

@@ -7,7 +7,8 @@
 # On a throwaway cluster (its own, on a free port) and a relay on a free
 # port: SESSIONS carts, one paid Checkout Session each (and every fiftieth
 # cart paid twice), five scarce products that about three times as many
-# carts want as there are units (the last-units race).  The driver
+# carts want as there are units (the last-units race), and refunds and
+# disputes for every 25th session, sent in any order with its events.  The driver
 # (test/storm/driver.py) delivers every event COPIES times, interleaved,
 # from CONNECTIONS concurrent keep-alive connections, re-sends whatever did
 # not get a 2xx, and then the invariant checkers (test/lib/invariants.sql,
@@ -183,10 +184,17 @@ DUPS=$(storm_fig storm answers_by_message | "$STORM_PY" -c 'import json,sys; pri
 [ "$DUPS" = "$((EVENTS * (COPIES - 1)))" ]
 ok $? "duplicates: $DUPS deliveries answered 'already processed' (every copy after the first)"
 
+EARLY=$(storm_fig storm payment_answers_by_message | "$STORM_PY" -c 'import json,sys; print(json.load(sys.stdin).get("recorded; no order has this payment intent yet", 0))')
+[ "$PAYMENT_EVENTS" -gt 0 ] && [ "$EARLY" -gt 0 ]
+ok $? "refunds and disputes: $PAYMENT_EVENTS events, $EARLY deliveries came before their order (kept, applied when it was created)"
+
 ORDERS=$(storm_q "$DB" "SELECT count(*) || ' orders (' || count(*) FILTER (WHERE status = 'confirmed') || ' confirmed, ' ||
-                               count(*) FILTER (WHERE status = 'needs_review') || ' needs_review)' FROM stripe_webhook.orders")
+                               count(*) FILTER (WHERE status = 'needs_review') || ' needs_review, ' ||
+                               count(*) FILTER (WHERE status = 'refunded') || ' refunded, ' ||
+                               count(*) FILTER (WHERE amount_refunded > 0 AND status <> 'refunded') || ' refunded in part)'
+                          FROM stripe_webhook.orders")
 say "figures:"
-say "  events $EVENTS, deliveries $(storm_fig storm deliveries) ($COPIES per event), duplicates $DUPS"
+say "  events $EVENTS and $PAYMENT_EVENTS refund/dispute events, deliveries $(storm_fig storm deliveries) ($COPIES per event), duplicates $DUPS"
 say "  connections $CONNECTIONS, relay pool $POOL, first pass $(storm_fig storm first_pass_seconds) s," \
     "$(storm_fig storm first_pass_deliveries_per_second) deliveries/s," \
     "p50 $(storm_fig storm latency_ms_p50) ms, p99 $(storm_fig storm latency_ms_p99) ms"

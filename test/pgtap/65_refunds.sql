@@ -3,7 +3,7 @@
 -- payment intent with no order yet and applied when the order appears;
 -- restock_order(); every bad object refused with nothing written.
 BEGIN;
-SELECT plan(80);
+SELECT plan(85);
 \ir ../lib/fulfil_setup.sql
 
 \set ch_partial `cat test/fixtures/event.charge.refunded.partial.json`
@@ -253,6 +253,23 @@ SELECT is(pg_temp.every_table(), :'g_tables2'::jsonb, 'G: ... nothing written');
 SELECT is(stripe_webhook.stripe_apply_session_event('charge.refunded', pg_temp.obj(:'ch_full'))->>'order_id', :'a',
           'H: stripe_apply_session_event takes the new types too (one table)');
 SELECT is_empty('SELECT * FROM pg_temp.invariant_violations()', 'the shop''s invariants hold');
+
+-- I. the new objects: nothing for PUBLIC, kept by pg_dump
+SELECT ok(NOT has_function_privilege('public', 'stripe_webhook.restock_order(text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'stripe_webhook.stripe_apply_event(text,jsonb)', 'EXECUTE'),
+          'I: PUBLIC may execute neither restock_order nor stripe_apply_event');
+SELECT ok(NOT has_table_privilege('public', 'stripe_webhook.order_payments', 'SELECT')
+          AND NOT has_table_privilege('public', 'stripe_webhook.refunds', 'SELECT'),
+          'I: PUBLIC may not read order_payments or refunds');
+SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e
+             JOIN pg_class c ON c.oid = ANY (e.extconfig)
+            WHERE e.extname = 'stripe_webhook' AND c.relname IN ('order_payments', 'refunds')),
+          ARRAY['order_payments', 'refunds'], 'I: order_payments and refunds are dumped with their rows');
+SELECT throws_ok($$INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id)
+                   VALUES ('t', '1', 'order_restocked', 'x', 'cs')$$, '23514', NULL,
+                 'I: order_changes takes order_refunded but no other new word');
+SELECT lives_ok($$INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id)
+                  VALUES ('t', '1', 'order_refunded', 'refunded', 'cs')$$, 'I: ... order_refunded is allowed');
 
 SELECT * FROM finish();
 ROLLBACK;

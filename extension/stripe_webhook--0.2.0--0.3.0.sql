@@ -897,6 +897,10 @@ CREATE UNIQUE INDEX checkout_sessions_consumed_cart_key
 -- refunds and disputes find their order by the session's payment intent
 CREATE INDEX checkout_sessions_payment_intent_idx
     ON stripe_webhook.checkout_sessions (payment_intent) WHERE payment_intent IS NOT NULL;
+COMMENT ON COLUMN stripe_webhook.checkout_sessions.payment_intent IS
+    'The session''s payment intent: refunds and disputes find the order by it.';
+COMMENT ON COLUMN stripe_webhook.checkout_sessions.amount_total IS
+    'The session''s amount_total as charged (minor units of the charge''s currency, before any currency conversion): a refund of it is a full refund.';
 COMMENT ON TABLE stripe_webhook.checkout_sessions IS
     'One row per Checkout Session the fulfilment has seen: its order (the shop''s id as text), whether the order consumed its cart (cart_table names the bound carts table), payment state, review reason, a recorded expiry or payment failure (first outcome wins).';
 

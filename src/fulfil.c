@@ -485,6 +485,7 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 	values[WO_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
 	values[WO_LINE_CURRENCIES] = ArrayOf(currencies, rd->n, TEXTOID);
 	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
+	values[WO_CHARGED] = Int64GetDatum(s->amount_charged);
 
 	ShopRun(b, STMT_WRITE_ORDER, values, nulls, SPI_OK_SELECT);
 	if (SPI_processed != 1)

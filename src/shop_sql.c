@@ -240,7 +240,7 @@ GenWriteOrder(ShopBinding *b)
 
 	for (int i = 0; i < WO_NPARAMS; i++)
 		types[i] = TEXTOID;
-	types[WO_SUBTOTAL] = types[WO_TOTAL] = INT8OID;
+	types[WO_SUBTOTAL] = types[WO_TOTAL] = types[WO_CHARGED] = INT8OID;
 	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = TEXTARRAYOID;
 	types[WO_QUANTITIES] = types[WO_UNIT_AMOUNTS] = INT8ARRAYOID;
 	types[WO_CONSUME] = BOOLOID;
@@ -370,7 +370,7 @@ GenWriteOrder(ShopBinding *b)
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
 					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
-					 P(WO_PAYMENT_INTENT), P(WO_TOTAL));
+					 P(WO_PAYMENT_INTENT), P(WO_CHARGED));
 	Keep(b, STMT_WRITE_ORDER, sql.data, WO_NPARAMS, types);
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
 }

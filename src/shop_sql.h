@@ -73,6 +73,9 @@ typedef enum WriteOrderParam
 	WO_UNIT_AMOUNTS,			/* int8[], minor units */
 	WO_LINE_CURRENCIES,			/* text[] */
 	WO_CONSUME,					/* bool: the order locks its cart */
+	WO_CHARGED,					/* int8: amount_total in the charge's
+								 * currency (differs from WO_TOTAL under
+								 * Adaptive Pricing) */
 	WO_NPARAMS
 } WriteOrderParam;
 

@@ -3,7 +3,7 @@
 -- payment intent with no order yet and applied when the order appears;
 -- restock_order(); every bad object refused with nothing written.
 BEGIN;
-SELECT plan(85);
+SELECT plan(87);
 \ir ../lib/fulfil_setup.sql
 
 \set ch_partial `cat test/fixtures/event.charge.refunded.partial.json`
@@ -110,6 +110,21 @@ SELECT is(pg_temp.changes(:'b'), 'order_created:confirmed,order_refunded:refunde
 SELECT is(pg_temp.payment('pi_3EarlyRefund00000000001'), :'b' || '/6000/full/-', 'B: ... the figures name the order');
 SELECT is((SELECT sum(stock_taken)::int FROM stripe_webhook.order_items WHERE order_id = :'b'::uuid), 3,
           'B: ... and its stock is taken as for any order');
+
+-- B2. Adaptive Pricing: the customer pays in eur, the shop's amounts are in
+-- usd; refunds count in the charge's currency, against what was charged
+SELECT pg_temp.new_cart('85') AS b2_cart \gset
+SELECT jsonb_set(jsonb_set(jsonb_set(jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_b2_conv', '85', :b2_cart),
+                 '{payment_intent}', '"pi_3Converted000000000001"'), '{currency}', '"eur"'), '{amount_total}', '5600'),
+                 '{currency_conversion}', '{"amount_subtotal": 5500, "amount_total": 6000, "source_currency": "usd", "fx_rate": "1.0714"}')
+    AS b2_sess \gset
+SELECT pg_temp.ev('checkout.session.completed', :'b2_sess'::jsonb)->>'order_id' AS b2 \gset
+SELECT is((SELECT amount_total || ' ' || currency FROM stripe_webhook.orders WHERE id = :'b2'::uuid)
+          || ' / ' || (SELECT amount_total FROM stripe_webhook.checkout_sessions WHERE order_id = :'b2'),
+          '6000 usd / 5600', 'B2: the order is in usd; the extension keeps the 5600 eur charged');
+SELECT is(pg_temp.ev('refund.updated', jsonb_set(jsonb_set(jsonb_set(pg_temp.obj(:'rf_updated', 'pi_3Converted000000000001'),
+                     '{amount}', '5600'), '{currency}', '"eur"'), '{id}', '"re_3Converted00000000001"'))->>'message',
+          'order refunded', 'B2: a refund of the 5600 eur charged refunds the order in full');
 
 -- C. a full refund that fails afterwards: flagged, money figures follow Stripe
 SELECT pg_temp.new_cart('82') AS c_cart \gset

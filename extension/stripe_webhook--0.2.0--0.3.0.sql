@@ -1270,8 +1270,9 @@ COMMENT ON COLUMN stripe_webhook.orders.amount_refunded IS
 -- same row: charge_refunded is the largest charge.amount_refunded seen
 -- (Stripe's cumulative figure only grows), each refund keeps its most
 -- advanced status (stripe_webhook.refunds), and
---   amount_refunded = GREATEST(charge_refunded,
---                              sum of the refunds that are pending or succeeded).
+--   amount_refunded = GREATEST(charge_refunded - the refunds that failed or
+--                              were canceled, the refunds that are pending or
+--                              succeeded).
 -- The dispute keeps its most advanced status likewise (open < closed).
 CREATE TABLE stripe_webhook.order_payments (
     payment_intent  text PRIMARY KEY,

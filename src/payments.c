@@ -18,8 +18,11 @@
  *	  refund.*		   each refund's amount and most advanced status
  *					   (pending, requires_action < succeeded < failed,
  *					   canceled)
- *	  amount_refunded  GREATEST(charge_refunded, the refunds that are
- *					   pending or succeeded)
+ *	  amount_refunded  GREATEST(charge_refunded less the refunds that
+ *					   failed or were canceled, the refunds that are
+ *					   pending or succeeded): a refund that fails after
+ *					   Stripe counted it in the charge's figure is taken
+ *					   out again
  *	  charge.dispute.* the dispute's most advanced status (inquiry before
  *					   dispute, open before closed)
  *
@@ -279,11 +282,14 @@ Derive(const char *payment_intent)
 	KeepPlan(&derive_plan,
 			 "UPDATE stripe_webhook.order_payments p"
 			 "   SET amount_refunded = d.amount, updated_at = pg_catalog.now()"
-			 "  FROM (SELECT GREATEST(q.charge_refunded,"
-			 "          COALESCE((SELECT pg_catalog.sum(r.amount) FROM stripe_webhook.refunds r"
-			 "                     WHERE r.payment_intent = $1 AND r.status IN ('pending', 'succeeded')),"
-			 "                   0))::int8 AS amount"
-			 "          FROM stripe_webhook.order_payments q WHERE q.payment_intent = $1) d"
+			 "  FROM (SELECT GREATEST(q.charge_refunded - r.gone, r.counted, 0)::int8 AS amount"
+			 "          FROM stripe_webhook.order_payments q,"
+			 "               (SELECT COALESCE(pg_catalog.sum(r.amount)"
+			 "                          FILTER (WHERE r.status IN ('pending', 'succeeded')), 0) AS counted,"
+			 "                       COALESCE(pg_catalog.sum(r.amount)"
+			 "                          FILTER (WHERE r.status IN ('failed', 'canceled')), 0) AS gone"
+			 "                  FROM stripe_webhook.refunds r WHERE r.payment_intent = $1) r"
+			 "         WHERE q.payment_intent = $1) d"
 			 " WHERE p.payment_intent = $1 AND p.amount_refunded <> d.amount",
 			 1, types);
 	values[0] = CStringGetTextDatum(payment_intent);

@@ -3,7 +3,7 @@
 -- payment intent with no order yet and applied when the order appears;
 -- restock_order(); every bad object refused with nothing written.
 BEGIN;
-SELECT plan(87);
+SELECT plan(91);
 \ir ../lib/fulfil_setup.sql
 
 \set ch_partial `cat test/fixtures/event.charge.refunded.partial.json`
@@ -73,8 +73,11 @@ SELECT is((SELECT status FROM stripe_webhook.refunds WHERE id = 're_3PgafyB7WZ01
 SELECT is(pg_temp.ev('refund.failed', pg_temp.obj(:'rf_failed'))->>'message', 'refund recorded',
           'A: refund.failed of another refund of 3500 is recorded');
 SELECT is(pg_temp.order_row(:'a'), 'confirmed/paid/2500/-', 'A: ... the order still has 2500 refunded');
-SELECT is(pg_temp.ev('charge.refunded', pg_temp.obj(:'ch_full'))->>'message', 'order refunded',
-          'A: charge.refunded for the whole charge refunds the order');
+SELECT is(pg_temp.ev('refund.updated', jsonb_set(jsonb_set(pg_temp.obj(:'rf_updated'), '{id}', '"re_3PgafyB7WZ01zgkW0Rfnd003"'),
+                                                 '{amount}', '3500'))->>'message', 'order refunded',
+          'A: a third refund (3500, succeeded) makes 6000 of 6000: the order is refunded');
+SELECT is(pg_temp.ev('charge.refunded', pg_temp.obj(:'ch_full'))->>'message', 'refund recorded',
+          'A: charge.refunded with the whole charge afterwards is recorded, nothing else changes');
 SELECT is(pg_temp.order_row(:'a'), 'refunded/paid/6000/-', 'A: ... status refunded, 6000 refunded');
 SELECT is(pg_temp.changes(:'a'), 'order_created:confirmed,order_refunded:refunded',
           'A: ... with an order_refunded change');
@@ -143,6 +146,18 @@ SELECT is(pg_temp.order_row(:'c'),
 SELECT is(pg_temp.ev('refund.updated', :'c_refund'::jsonb)->>'message', 'already processed',
           'C: the earlier succeeded status arriving late is already processed (failed is final)');
 SELECT is(pg_temp.payment('pi_3RefundFails000000000001'), :'c' || '/0/none/-', 'C: ... the figures stay at 0');
+-- the charge's cumulative figure counted the refund before it failed
+SELECT pg_temp.new_cart('86') AS c2_cart \gset
+SELECT pg_temp.ev('checkout.session.completed',
+                  jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_c2_fail', '86', :c2_cart),
+                            '{payment_intent}', '"pi_3RefundFails000000000002"'))->>'order_id' AS c2 \gset
+SELECT is(pg_temp.ev('charge.refunded', pg_temp.obj(:'ch_full', 'pi_3RefundFails000000000002'))->>'message',
+          'order refunded', 'C: charge.refunded (6000 of 6000) refunds another order');
+SELECT is(pg_temp.ev('refund.failed', jsonb_set(jsonb_set(jsonb_set(:'c_refund'::jsonb, '{status}', '"failed"'),
+                                                          '{payment_intent}', '"pi_3RefundFails000000000002"'),
+                                                '{id}', '"re_3RefundFails0000000002"'))->>'message',
+          'order flagged for review', 'C: its one refund failing takes it out of the charge''s figure: flagged');
+SELECT is(pg_temp.payment('pi_3RefundFails000000000002'), :'c2' || '/0/none/-', 'C: ... 0 refunded');
 
 -- D. a dispute: needs_review, its progress in the reason, its close recorded
 SELECT pg_temp.new_cart('83') AS d_cart \gset

@@ -5,7 +5,7 @@
  *		order in the shop's tables, exactly once, inside the caller's
  *		transaction; and the start every checkout.session.* event shares.
  *
- * A completed session takes four steps, each one statement generated from
+ * A completed session takes these steps, each a statement generated from
  * the shop binding (shop_sql.c) and kept, but for the decision:
  *
  *	  read	 lock the cart row (FOR NO KEY UPDATE); then, in a fresh snapshot
@@ -16,9 +16,10 @@
  *			 review and why, the money check;
  *	  write	 one data-modifying statement: the order, its items, the cart
  *			 locked, the user's new active cart, the session's record;
- *	  stock	 last: lock the products in ascending id order, take what is
- *			 there, record it per line, complete the review reason when
- *			 something is short, add the order's change notices.
+ *	  stock	 last: lock the products in ascending id order (a statement of
+ *			 its own), decide in C what is taken, then write it per line,
+ *			 with the review reason completed when something is short and
+ *			 the order's change notices.
  *
  * The products are locked last so that each product row is held from the
  * stock step to commit only: when every cart holds the same products (a
@@ -503,8 +504,10 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 
 /*
  * TakeStock
- *		The stock step, last: sets each line's taken, and adds "stock short"
- *		to the review (first, as it is stored) when a line is short.
+ *		The stock step, last: lock the order's products in id order, take
+ *		what is there (never below zero; the rest is the line's shortfall),
+ *		and write it with the order's final status, reason and change
+ *		notices.  "stock short" goes first in the review, as it is stored.
  */
 static void
 TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id)
@@ -512,9 +515,13 @@ TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id
 	const ShopBinding *b = ev->b;
 	Datum		values[TS_NPARAMS];
 	char		nulls[TS_NPARAMS];
-	Datum	   *products = palloc(Max(rd->n, 1) * sizeof(Datum));
-	Datum	   *quantities = palloc(Max(rd->n, 1) * sizeof(Datum));
 	int			n = d->take_stock ? rd->n : 0;
+	Datum	   *products = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *quantities = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *taken = palloc(Max(n, 1) * sizeof(Datum));
+	Datum		changes[2];
+	int			nchanges = 0;
+	bool		short_stock = false;
 	StringInfoData shortfalls;
 
 	for (int i = 0; i < n; i++)
@@ -522,28 +529,29 @@ TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id
 		products[i] = CStringGetTextDatum(rd->lines[i].product);
 		quantities[i] = Int64GetDatum(rd->lines[i].quantity);
 	}
-	memset(nulls, ' ', sizeof(nulls));
-	values[TS_ORDER] = CStringGetTextDatum(order_id);
-	values[TS_SESSION] = CStringGetTextDatum(ev->s.id);
-	values[TS_PRODUCTS] = ArrayOf(products, n, TEXTOID);
-	values[TS_QUANTITIES] = ArrayOf(quantities, n, INT8OID);
-	values[TS_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
-	values[TS_REVIEW_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
-	values[TS_REASON] = NullableText(d->reason, nulls, TS_REASON);
-	values[TS_EVENT] = NullableText(ev->event_id, nulls, TS_EVENT);
-	ShopRun(b, STMT_TAKE_STOCK, values, nulls, SPI_OK_SELECT);
-	if ((int) SPI_processed != n)
-		elog(ERROR, "stock of %d products taken for checkout session \"%s\", %d expected",
-			 (int) SPI_processed, ev->s.id, n);
 
-	/* the rows come in id order, as the lines were read */
+	/* lock, in id order: the rows come back in the order the lines were read */
+	if (n > 0)
+	{
+		Datum		lock_values[LS_NPARAMS];
+
+		lock_values[LS_PRODUCTS] = ArrayOf(products, n, TEXTOID);
+		ShopRun(b, STMT_LOCK_STOCK, lock_values, NULL, SPI_OK_SELECT);
+		if ((int) SPI_processed != n)
+			elog(ERROR, "%d products locked for checkout session \"%s\", %d expected",
+				 (int) SPI_processed, ev->s.id, n);
+	}
 	initStringInfo(&shortfalls);
 	for (int i = 0; i < n; i++)
 	{
 		CartLine   *l = &rd->lines[i];
 		bool		isnull;
+		int64		stock = SpiInt64(i, 2, &isnull);
 
-		l->taken = SpiInt64(i, 2, &isnull);
+		if (isnull || stock < 0)
+			stock = 0;
+		l->taken = Min(stock, l->quantity);
+		taken[i] = Int64GetDatum(l->taken);
 		if (l->taken < l->quantity)
 			appendStringInfo(&shortfalls, "%sproduct %s short by " INT64_FORMAT " of " INT64_FORMAT,
 							 shortfalls.len > 0 ? ", " : "", l->product,
@@ -559,8 +567,26 @@ TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id
 		for (int i = 0; i < d->review.n; i++)
 			AddReview(&review, d->review.hint[i], d->review.reason[i]);
 		d->review = review;
+		d->reason = JoinReasons(&d->review);
 		d->state = ORDER_NEEDS_REVIEW;
+		short_stock = true;
 	}
+
+	changes[nchanges++] = CStringGetTextDatum("order_created");
+	if (d->state == ORDER_NEEDS_REVIEW)
+		changes[nchanges++] = CStringGetTextDatum("order_needs_review");
+	memset(nulls, ' ', sizeof(nulls));
+	values[TS_ORDER] = CStringGetTextDatum(order_id);
+	values[TS_SESSION] = CStringGetTextDatum(ev->s.id);
+	values[TS_PRODUCTS] = ArrayOf(products, n, TEXTOID);
+	values[TS_QUANTITIES] = ArrayOf(quantities, n, INT8OID);
+	values[TS_TAKEN] = ArrayOf(taken, n, INT8OID);
+	values[TS_SHORT] = BoolGetDatum(short_stock);
+	values[TS_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
+	values[TS_REASON] = NullableText(d->reason, nulls, TS_REASON);
+	values[TS_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
+	values[TS_EVENT] = NullableText(ev->event_id, nulls, TS_EVENT);
+	ShopRun(b, STMT_TAKE_STOCK, values, nulls, SPI_OK_INSERT);
 }
 
 /*

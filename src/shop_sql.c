@@ -377,47 +377,51 @@ GenWriteOrder(ShopBinding *b)
 
 /*
  * GenTakeStock
- *		STMT_TAKE_STOCK.  The products are locked in ascending id order (the
- *		sort comes before the row locks), which keeps concurrent fulfilments
- *		and cancellations deadlock-free; what is taken is decided on the
- *		locked rows.  The review reason and the status are completed here
- *		only when something is short.
+ *		STMT_LOCK_STOCK and STMT_TAKE_STOCK.  The products are locked in
+ *		ascending id order, which keeps concurrent fulfilments and
+ *		cancellations deadlock-free; what is taken is decided in C on the
+ *		locked rows and written by the next statement, whose snapshot sees
+ *		them as locked (one statement that locked and updated would update
+ *		the versions its own snapshot saw).
  */
 static void
 GenTakeStock(ShopBinding *b)
 {
+	Oid			lock_types[LS_NPARAMS] = {TEXTARRAYOID};
 	Oid			types[TS_NPARAMS];
 	StringInfoData s;
 
+	Keep(b, STMT_LOCK_STOCK,
+		 psprintf("SELECT p.%s::text, p.%s::int8 FROM %s p"
+				  " WHERE p.%s = ANY (%s::%s[])"
+				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
+				  Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK), b->table[ROLE_PRODUCTS],
+				  Col(b, F_PRODUCT_ID), P(LS_PRODUCTS), b->field[F_PRODUCT_ID].cast,
+				  Col(b, F_PRODUCT_ID)),
+		 LS_NPARAMS, lock_types);
+
 	for (int i = 0; i < TS_NPARAMS; i++)
 		types[i] = TEXTOID;
-	types[TS_PRODUCTS] = TEXTARRAYOID;
-	types[TS_QUANTITIES] = INT8ARRAYOID;
+	types[TS_PRODUCTS] = types[TS_CHANGES] = TEXTARRAYOID;
+	types[TS_QUANTITIES] = types[TS_TAKEN] = INT8ARRAYOID;
+	types[TS_SHORT] = BOOLOID;
 
 	initStringInfo(&s);
 	appendStringInfo(&s,
-					 "WITH w AS ("
-					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
-					 "    AS w(product, quantity)"
-					 "), p AS ("
-					 "  SELECT p.%s AS id, p.%s::int8 AS stock, w.product, w.quantity"
-					 "    FROM %s p JOIN w ON p.%s = w.product::%s"
-					 "   ORDER BY p.%s FOR NO KEY UPDATE OF p"
-					 "), t AS ("
-					 "  SELECT p.id, p.product, p.quantity,"
-					 "         LEAST(GREATEST(p.stock, 0), p.quantity) AS taken FROM p"
+					 "WITH t AS ("
+					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
+					 "    pg_catalog.unnest(%s)) AS t(product, quantity, taken)"
 					 "), u AS ("
-					 "  UPDATE %s x SET %s = x.%s - t.taken FROM t WHERE x.%s = t.id AND t.taken > 0"
+					 "  UPDATE %s x SET %s = x.%s - t.taken"
+					 "    FROM t WHERE x.%s = t.product::%s AND t.taken > 0"
 					 "), l AS ("
 					 "  UPDATE stripe_webhook.order_lines ol"
 					 "     SET stock_taken = t.taken, shortfall = t.quantity - t.taken"
 					 "    FROM t WHERE ol.order_table = %s AND ol.order_id = %s AND ol.product_id = t.product",
-					 P(TS_PRODUCTS), P(TS_QUANTITIES),
-					 Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 Col(b, F_PRODUCT_ID),
+					 P(TS_PRODUCTS), P(TS_QUANTITIES), P(TS_TAKEN),
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 Col(b, F_PRODUCT_ID), OrderTable(b), P(TS_ORDER));
+					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 OrderTable(b), P(TS_ORDER));
 	if (b->field[F_LINE_SHORTFALL].bound || b->field[F_LINE_STOCK_TAKEN].bound)
 	{
 		appendStringInfo(&s, "), i AS (UPDATE %s oi SET ", b->table[ROLE_ORDER_ITEMS]);
@@ -428,46 +432,33 @@ GenTakeStock(ShopBinding *b)
 		if (b->field[F_LINE_STOCK_TAKEN].bound)
 			appendStringInfo(&s, "%s = t.taken::%s", Col(b, F_LINE_STOCK_TAKEN),
 							 b->field[F_LINE_STOCK_TAKEN].cast);
-		appendStringInfo(&s, " FROM t WHERE oi.%s = %s AND oi.%s = t.id",
-						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, TS_ORDER), Col(b, F_LINE_PRODUCT));
+		appendStringInfo(&s, " FROM t WHERE oi.%s = %s AND oi.%s = t.product::%s",
+						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, TS_ORDER), Col(b, F_LINE_PRODUCT),
+						 b->field[F_LINE_PRODUCT].cast);
 	}
 
-	/* the final reason: what is short first, then the reasons so far */
+	/* the order's status and reason, when something was short */
 	appendStringInfo(&s,
-					 "), r AS ("
-					 "  SELECT f.short IS NOT NULL AS short,"
-					 "         pg_catalog.concat_ws('; ', f.short, %s) AS reason,"
-					 "         CASE WHEN f.short IS NULL THEN %s ELSE %s END AS status"
-					 "    FROM (SELECT 'stock short: ' || pg_catalog.string_agg("
-					 "                   pg_catalog.format('product %%s short by %%s of %%s',"
-					 "                                     t.product, t.quantity - t.taken, t.quantity),"
-					 "                   ', ' ORDER BY t.id) FILTER (WHERE t.taken < t.quantity) AS short"
-					 "            FROM t) f"
 					 "), o AS ("
-					 "  UPDATE %s o SET %s = r.status::%s",
-					 P(TS_REASON), P(TS_STATUS_WORD), P(TS_REVIEW_WORD),
-					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), b->field[F_ORDER_STATUS].cast);
+					 "  UPDATE %s o SET %s = %s",
+					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), Key(b, F_ORDER_STATUS, TS_STATUS_WORD));
 	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
-			   b->field[F_ORDER_REVIEW_REASON].bound ?
-			   psprintf("r.reason::%s", b->field[F_ORDER_REVIEW_REASON].cast) : NULL);
+			   b->field[F_ORDER_REVIEW_REASON].bound ? Key(b, F_ORDER_REVIEW_REASON, TS_REASON) : NULL);
 	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
 	appendStringInfo(&s,
-					 "    FROM r WHERE o.%s = %s AND r.short"
+					 "   WHERE o.%s = %s AND %s"
 					 "), k AS ("
-					 "  UPDATE stripe_webhook.checkout_sessions s SET review_reason = r.reason"
-					 "    FROM r WHERE s.id = %s AND r.short"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT %s, %s, c.change, r.status, %s, %s"
-					 "    FROM r, (VALUES (1, 'order_created'), (2, 'order_needs_review')) AS c(n, change)"
-					 "   WHERE c.n = 1 OR r.status = %s"
-					 "   ORDER BY c.n"
+					 "  UPDATE stripe_webhook.checkout_sessions s SET review_reason = %s"
+					 "   WHERE s.id = %s AND %s"
 					 ")"
-					 "SELECT t.product, t.taken FROM t ORDER BY t.id",
-					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER),
-					 P(TS_SESSION),
-					 OrderTable(b), P(TS_ORDER), P(TS_SESSION), P(TS_EVENT), P(TS_REVIEW_WORD));
+					 "INSERT INTO stripe_webhook.order_changes"
+					 "  (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "SELECT %s, %s, c.change, %s, %s, %s"
+					 "  FROM pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n) ORDER BY c.n",
+					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER), P(TS_SHORT),
+					 P(TS_REASON), P(TS_SESSION), P(TS_SHORT),
+					 OrderTable(b), P(TS_ORDER), P(TS_STATUS_WORD), P(TS_SESSION), P(TS_EVENT),
+					 P(TS_CHANGES));
 	Keep(b, STMT_TAKE_STOCK, s.data, TS_NPARAMS, types);
 }
 

@@ -80,22 +80,34 @@ typedef enum WriteOrderParam
 } WriteOrderParam;
 
 /*
- * STMT_TAKE_STOCK: the last step of a new order.  Locks the products in id
- * order, takes what is there (up to the quantity), records it on the
- * order's lines; if anything is short, the order needs review with "stock
- * short: ..." before the other reasons; adds the order's change notices
- * with its final status.  Returns one row per product: product (text),
- * taken (int8), in id order.
+ * STMT_LOCK_STOCK: the products of a new order, locked in id order (the
+ * sort comes before the row locks).  Returns product (text), stock (int8),
+ * in id order.  Run as a statement of its own: the next statement's
+ * snapshot then sees the locked rows as they are.
+ */
+typedef enum LockStockParam
+{
+	LS_PRODUCTS,				/* text[] */
+	LS_NPARAMS
+} LockStockParam;
+
+/*
+ * STMT_TAKE_STOCK: the last step of a new order, after STMT_LOCK_STOCK.
+ * Takes what was decided from stock, records it on the order's lines; when
+ * the stock step made the order need review, sets its status and reason;
+ * adds the order's change notices with its final status.
  */
 typedef enum TakeStockParam
 {
 	TS_ORDER,
 	TS_SESSION,
-	TS_PRODUCTS,				/* text[]; empty when no stock is taken */
+	TS_PRODUCTS,				/* text[] */
 	TS_QUANTITIES,				/* int8[] */
-	TS_STATUS_WORD,				/* the order's status so far */
-	TS_REVIEW_WORD,				/* the shop's word for needs_review */
-	TS_REASON,					/* the review reasons so far, or NULL */
+	TS_TAKEN,					/* int8[] */
+	TS_SHORT,					/* bool: the stock step set the review */
+	TS_STATUS_WORD,				/* the order's final status word */
+	TS_REASON,					/* the final review reason, or NULL */
+	TS_CHANGES,					/* text[]: the change notices to add */
 	TS_EVENT,					/* Stripe event id or NULL */
 	TS_NPARAMS
 } TakeStockParam;

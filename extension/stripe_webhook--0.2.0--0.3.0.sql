@@ -104,14 +104,15 @@ RETURN '{
                 "shipping_state": "shipping_state", "shipping_postal_code": "shipping_postal_code",
                 "shipping_country": "shipping_country", "review_reason": "review_reason",
                 "amount_subtotal": "amount_subtotal", "amount_total": "amount_total",
-                "created_at": "created_at", "updated_at": "updated_at"},
+                "created_at": "created_at", "updated_at": "updated_at", "amount_refunded": "amount_refunded"},
     "types": {"id": "uuid", "user": "text", "status": "text", "cart": "bigint",
               "checkout_session": "text", "payment_intent": "text", "payment_status": "text",
               "currency": "text", "customer_email": "text", "shipping_name": "text", "shipping_line1": "text",
               "shipping_line2": "text", "shipping_city": "text", "shipping_state": "text",
               "shipping_postal_code": "text", "shipping_country": "text", "review_reason": "text",
               "amount_subtotal": "bigint", "amount_total": "bigint",
-              "created_at": "timestamp with time zone", "updated_at": "timestamp with time zone"},
+              "created_at": "timestamp with time zone", "updated_at": "timestamp with time zone",
+              "amount_refunded": "bigint"},
     "values": {}},
   "order_items": {
     "table": "stripe_webhook.order_items",
@@ -180,7 +181,8 @@ DECLARE
         {"name": "amount_subtotal", "required": false, "kind": "money"},
         {"name": "amount_total", "required": false, "kind": "money"},
         {"name": "created_at", "required": false, "kind": "time"},
-        {"name": "updated_at", "required": false, "kind": "time"}]},
+        {"name": "updated_at", "required": false, "kind": "time"},
+        {"name": "amount_refunded", "required": false, "kind": "money"}]},
       {"role": "order_items", "insert": true, "privileges": ["SELECT", "INSERT"], "names": [
         {"name": "order", "required": true, "kind": "key", "same_as": "orders.id"},
         {"name": "product", "required": true, "kind": "key", "same_as": "products.id"},
@@ -882,6 +884,8 @@ CREATE TABLE stripe_webhook.checkout_sessions (
     review_reason  text,
     recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    payment_intent text,
+    amount_total   bigint,
     CONSTRAINT checkout_sessions_order_key UNIQUE (order_table, order_id),
     CONSTRAINT checkout_sessions_order_check CHECK ((order_id IS NULL) = (order_table IS NULL)),
     CONSTRAINT checkout_sessions_known_check CHECK (order_id IS NOT NULL OR outcome IS NOT NULL),
@@ -890,6 +894,13 @@ CREATE TABLE stripe_webhook.checkout_sessions (
 -- a cart is consumed by one session's order at most
 CREATE UNIQUE INDEX checkout_sessions_consumed_cart_key
     ON stripe_webhook.checkout_sessions (cart_table, cart_id) WHERE consumed_cart;
+-- refunds and disputes find their order by the session's payment intent
+CREATE INDEX checkout_sessions_payment_intent_idx
+    ON stripe_webhook.checkout_sessions (payment_intent) WHERE payment_intent IS NOT NULL;
+COMMENT ON COLUMN stripe_webhook.checkout_sessions.payment_intent IS
+    'The session''s payment intent: refunds and disputes find the order by it.';
+COMMENT ON COLUMN stripe_webhook.checkout_sessions.amount_total IS
+    'The session''s amount_total as charged (minor units of the charge''s currency, before any currency conversion): a refund of it is a full refund.';
 COMMENT ON TABLE stripe_webhook.checkout_sessions IS
     'One row per Checkout Session the fulfilment has seen: its order (the shop''s id as text), whether the order consumed its cart (cart_table names the bound carts table), payment state, review reason, a recorded expiry or payment failure (first outcome wins).';
 
@@ -906,10 +917,12 @@ CREATE TABLE stripe_webhook.order_lines (
                 CONSTRAINT order_lines_shortfall_check CHECK (shortfall >= 0 AND shortfall <= quantity),
     stock_taken bigint NOT NULL DEFAULT 0
                 CONSTRAINT order_lines_stock_taken_check CHECK (stock_taken >= 0 AND stock_taken <= quantity),
+    restocked   bigint NOT NULL DEFAULT 0
+                CONSTRAINT order_lines_restocked_check CHECK (restocked >= 0 AND restocked <= quantity),
     PRIMARY KEY (order_table, order_id, product_id)
 );
 COMMENT ON TABLE stripe_webhook.order_lines IS
-    'Per order line (the shop''s ids as text): quantity, unit price in minor units, shortfall at creation, stock held now.';
+    'Per order line (the shop''s ids as text): quantity, unit price in minor units, shortfall at creation, stock held now, units staff returned with restock_order().';
 
 -- Order state changes a shop may act on (send the confirmation email, ...),
 -- written in the transaction that makes them: a durable record that a
@@ -922,7 +935,8 @@ CREATE TABLE stripe_webhook.order_changes (
     order_id            text NOT NULL,
     change              text NOT NULL
                         CONSTRAINT order_changes_change_check
-                        CHECK (change IN ('order_created', 'order_cancelled', 'order_needs_review')),
+                        CHECK (change IN ('order_created', 'order_cancelled', 'order_needs_review',
+                                          'order_refunded')),
     status              text NOT NULL,
     checkout_session_id text NOT NULL,
     stripe_event_id     text,
@@ -930,7 +944,7 @@ CREATE TABLE stripe_webhook.order_changes (
 );
 CREATE INDEX order_changes_created_at_idx ON stripe_webhook.order_changes (created_at);
 COMMENT ON TABLE stripe_webhook.order_changes IS
-    'Order state changes (order_created, order_cancelled, order_needs_review), one row each, written with the change; NOTIFY stripe_webhook_orders at commit.';
+    'Order state changes (order_created, order_cancelled, order_needs_review, order_refunded), one row each, written with the change; NOTIFY stripe_webhook_orders at commit.';
 
 CREATE FUNCTION stripe_webhook.order_changes_notify()
 RETURNS trigger
@@ -960,10 +974,10 @@ CREATE TRIGGER order_changes_notify
 
 INSERT INTO stripe_webhook.checkout_sessions
     (id, cart_table, cart_id, user_id, order_table, order_id, consumed_cart, payment_status, outcome,
-     review_reason, recorded_at, updated_at)
+     review_reason, recorded_at, updated_at, payment_intent, amount_total)
 SELECT o.checkout_session_id, 'stripe_webhook.carts', o.cart_id::text, o.user_id, 'stripe_webhook.orders', o.id::text,
        COALESCE(c.checkout_session_id = o.checkout_session_id, false), o.payment_status, old.outcome,
-       o.review_reason, o.created_at, o.updated_at
+       o.review_reason, o.created_at, o.updated_at, o.payment_intent_id, o.amount_total
   FROM stripe_webhook.orders o
   LEFT JOIN stripe_webhook.carts c ON c.id = o.cart_id
   LEFT JOIN stripe_webhook.checkout_sessions_0_2 old ON old.id = o.checkout_session_id;
@@ -1345,3 +1359,88 @@ LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION stripe_webhook.release_expired_holds() FROM PUBLIC;
 COMMENT ON FUNCTION stripe_webhook.release_expired_holds() IS
     'Give back the stock held by Checkout Sessions past their expires_at (at most 500 sessions a call; users busy in another transaction are left for the next call); returns the number of sessions released.';
+
+---------------------------------------------------------------------------
+-- Section: refunds and disputes
+---------------------------------------------------------------------------
+-- The built-in orders keep the refunded amount (orders.amount_refunded in a
+-- binding); checkout_sessions (above) keeps each session's payment intent
+-- and total, backfilled from the built-in orders.
+ALTER TABLE stripe_webhook.orders ADD COLUMN amount_refunded bigint NOT NULL DEFAULT 0
+    CONSTRAINT orders_amount_refunded_check CHECK (amount_refunded >= 0);
+COMMENT ON COLUMN stripe_webhook.orders.amount_refunded IS
+    'Refunded so far (minor units), as Stripe last reported it (charge.refunded, refund.*); see stripe_webhook.order_payments.';
+
+-- Refunds and disputes (src/payments.c), per payment intent, whether or not
+-- an order has it yet: an event for a payment intent no order has is kept
+-- here and applied when the completed path creates the order.  Figures are
+-- combined so that any order and any repetition of the events gives the
+-- same row: charge_refunded is the largest charge.amount_refunded seen
+-- (Stripe's cumulative figure only grows), each refund keeps its most
+-- advanced status (stripe_webhook.refunds), and
+--   amount_refunded = GREATEST(charge_refunded - the refunds that failed or
+--                              were canceled, the refunds that are pending or
+--                              succeeded).
+-- The dispute keeps its most advanced status likewise (open < closed).
+CREATE TABLE stripe_webhook.order_payments (
+    payment_intent  text PRIMARY KEY,
+    order_table     text,
+    order_id        text,
+    currency        text,
+    amount_charged  bigint,
+    charge_refunded bigint NOT NULL DEFAULT 0,
+    amount_refunded bigint NOT NULL DEFAULT 0
+                    CONSTRAINT order_payments_amount_refunded_check CHECK (amount_refunded >= 0),
+    refund_state    text NOT NULL DEFAULT 'none'
+                    CONSTRAINT order_payments_refund_state_check CHECK (refund_state IN ('none', 'partial', 'full')),
+    dispute_id      text,
+    dispute_status  text,
+    dispute_reason  text,
+    dispute_amount  bigint,
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT order_payments_order_key UNIQUE (order_table, order_id),
+    CONSTRAINT order_payments_order_check CHECK ((order_id IS NULL) = (order_table IS NULL))
+);
+COMMENT ON TABLE stripe_webhook.order_payments IS
+    'Refunds and disputes per payment intent (minor units): the order once known, the refunded amount derived from Stripe''s cumulative figures, refund_state none/partial/full, the dispute and its status.';
+
+-- One row per refund seen in refund.* events: its amount and most advanced
+-- status (pending and requires_action < succeeded < failed and canceled).
+CREATE TABLE stripe_webhook.refunds (
+    id             text PRIMARY KEY,
+    payment_intent text NOT NULL,
+    amount         bigint NOT NULL CONSTRAINT refunds_amount_check CHECK (amount >= 0),
+    status         text NOT NULL,
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX refunds_payment_intent_idx ON stripe_webhook.refunds (payment_intent);
+COMMENT ON TABLE stripe_webhook.refunds IS
+    'Refunds from refund.* events: amount (minor units) and most advanced status; pending and succeeded ones count towards order_payments.amount_refunded.';
+
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_payments', '');
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.refunds', '');
+
+COMMENT ON FUNCTION stripe_webhook.stripe_apply_session_event(text, jsonb) IS
+    'Apply one event (checkout.session.*, and also charge.refunded, refund.*, charge.dispute.*: see stripe_apply_event) to orders, carts and stock; returns {"order_id", "message"}.';
+
+-- stripe_apply_event(event_type, object): every event type the webhook
+-- handles (checkout.session.*, charge.refunded, refund.*, charge.dispute.*),
+-- with its event.data.object, for callers that have verified the event
+-- themselves.  stripe_apply_session_event is the same function.
+CREATE FUNCTION stripe_webhook.stripe_apply_event(event_type text, object jsonb)
+RETURNS jsonb
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'stripe_apply_session_event';
+REVOKE ALL ON FUNCTION stripe_webhook.stripe_apply_event(text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.stripe_apply_event(text, jsonb) IS
+    'Apply one event (checkout.session.*, charge.refunded, refund.created/updated/failed, charge.dispute.created/updated/closed) given its data.object; returns {"order_id", "message"}.';
+
+-- restock_order(order_id): staff give back the stock an order still holds
+-- (a refund never does).  Once: every line's stock_taken goes to 0.
+CREATE FUNCTION stripe_webhook.restock_order(order_id text)
+RETURNS bigint
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stripe_restock_order';
+REVOKE ALL ON FUNCTION stripe_webhook.restock_order(text) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.restock_order(text) IS
+    'Return to stock every unit the order (the bound orders table''s id, as text) still holds; returns the units returned. SW601 unknown order, SW602 nothing left to return (nothing written). Extension owner or superuser only (42501).';

@@ -99,6 +99,7 @@ static const struct
 	[F_ORDER_REVIEW_REASON] = {ROLE_ORDERS, "review_reason"},
 	[F_ORDER_CREATED_AT] = {ROLE_ORDERS, "created_at"},
 	[F_ORDER_UPDATED_AT] = {ROLE_ORDERS, "updated_at"},
+	[F_ORDER_AMOUNT_REFUNDED] = {ROLE_ORDERS, "amount_refunded"},
 	[F_LINE_ORDER] = {ROLE_ORDER_ITEMS, "order"},
 	[F_LINE_PRODUCT] = {ROLE_ORDER_ITEMS, "product"},
 	[F_LINE_QUANTITY] = {ROLE_ORDER_ITEMS, "quantity"},

@@ -76,6 +76,7 @@ typedef enum ShopField
 	F_ORDER_REVIEW_REASON,
 	F_ORDER_CREATED_AT,
 	F_ORDER_UPDATED_AT,
+	F_ORDER_AMOUNT_REFUNDED,
 	F_LINE_ORDER,
 	F_LINE_PRODUCT,
 	F_LINE_QUANTITY,
@@ -161,6 +162,9 @@ typedef enum ShopStmt
 	STMT_HOLD_SHOW,
 	STMT_RELEASE_LOCK,
 	STMT_RELEASE,
+	STMT_PAYMENT_ORDER,
+	STMT_REFUND_ORDER,
+	STMT_RESTOCK,
 	SHOP_NSTMTS
 } ShopStmt;
 
@@ -224,7 +228,8 @@ extern int	CurrencyExponent(const char *currency);
 /* the logical name of a field ("products.price"), for messages */
 extern const char *ShopFieldName(ShopField f);
 
-/* SQL generation, once per binding (shop_sql.c) */
+/* SQL generation, once per binding (shop_sql.c, payments_sql.c) */
 extern void ShopGenerateStatements(ShopBinding *b);
+extern void GenPaymentStatements(ShopBinding *b);
 
 #endif							/* STRIPE_WEBHOOK_BINDING_H */

@@ -28,6 +28,7 @@
 #define ERRCODE_SW_CART_WRONG_USER		MAKE_SQLSTATE('S','W','2','0','5')
 #define ERRCODE_SW_CART_EMPTY			MAKE_SQLSTATE('S','W','2','0','6')
 #define ERRCODE_SW_SESSION_INVALID		MAKE_SQLSTATE('S','W','2','0','7')	/* amounts, ids, fields of the wrong type or range */
+#define ERRCODE_SW_OBJECT_INVALID		MAKE_SQLSTATE('S','W','2','0','8')	/* charge, refund or dispute of the wrong shape */
 
 /* webhook handler */
 #define ERRCODE_SW_EVENT_INVALID		MAKE_SQLSTATE('S','W','3','0','1')	/* body is not a Stripe event */
@@ -42,5 +43,9 @@
 #define ERRCODE_SW_HOLD_STOCK_SHORT		MAKE_SQLSTATE('S','W','5','0','1')	/* not enough stock to hold the cart */
 #define ERRCODE_SW_HOLD_EXPIRY			MAKE_SQLSTATE('S','W','5','0','2')	/* expires_at not 30 minutes to 24 hours ahead */
 #define ERRCODE_SW_HOLD_CONFLICT		MAKE_SQLSTATE('S','W','5','0','3')	/* cart checked out, session taken or settled */
+
+/* staff operations on orders */
+#define ERRCODE_SW_ORDER_NOT_FOUND		MAKE_SQLSTATE('S','W','6','0','1')	/* restock_order: unknown order */
+#define ERRCODE_SW_NOTHING_TO_RESTOCK	MAKE_SQLSTATE('S','W','6','0','2')	/* restock_order: no stock held */
 
 #endif							/* STRIPE_WEBHOOK_ERRCODES_H */

@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * events.c
- *		The one table of Checkout Session event types and their handlers,
- *		and the SQL functions that run a session through them directly:
+ *		The one table of event types and their handlers, and the SQL
+ *		functions that run an object through them directly:
  *		stripe_fulfill_session(), stripe_fulfill_session_text() and
- *		stripe_apply_session_event().  The webhook handler (webhook.c) finds
- *		its handler here too.
+ *		stripe_apply_event() (also known as stripe_apply_session_event()).
+ *		The webhook handler (webhook.c) finds its handler here too.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,34 +19,46 @@
 
 #include "binding.h"
 #include "errcodes.h"
-#include "jsonb_util.h"
+#include "events.h"
 #include "fulfil.h"
+#include "jsonb_util.h"
+#include "payments.h"
 #include "session.h"
 #include "spi_util.h"
 
-/* checkout.session.* event types and their handlers */
+/*
+ * Every event type handled, and its handler.  The handler takes the
+ * event's data.object: a checkout session, a charge, a refund or a dispute.
+ */
 static const struct
 {
 	const char *type;
-	SessionHandler handler;
-}			session_handlers[] =
+	EventHandler handler;
+}			event_handlers[] =
 {
 	{"checkout.session.completed", CheckoutSessionCompleted},
 	{"checkout.session.async_payment_succeeded", CheckoutSessionAsyncSucceeded},
 	{"checkout.session.async_payment_failed", CheckoutSessionAsyncFailed},
 	{"checkout.session.expired", CheckoutSessionExpired},
+	{"charge.refunded", ChargeRefunded},
+	{"refund.created", RefundEvent},
+	{"refund.updated", RefundEvent},
+	{"refund.failed", RefundEvent},
+	{"charge.dispute.created", DisputeEvent},
+	{"charge.dispute.updated", DisputeEvent},
+	{"charge.dispute.closed", DisputeEvent},
 };
 
 /*
- * FindSessionHandler
- *		See fulfil.h.
+ * FindEventHandler
+ *		See events.h.
  */
-SessionHandler
-FindSessionHandler(const char *event_type)
+EventHandler
+FindEventHandler(const char *event_type)
 {
-	for (int i = 0; i < lengthof(session_handlers); i++)
-		if (strcmp(event_type, session_handlers[i].type) == 0)
-			return session_handlers[i].handler;
+	for (int i = 0; i < lengthof(event_handlers); i++)
+		if (strcmp(event_type, event_handlers[i].type) == 0)
+			return event_handlers[i].handler;
 	return NULL;
 }
 
@@ -103,11 +115,12 @@ stripe_fulfill_session_text(PG_FUNCTION_ARGS)
 }
 
 /*
- * SQL function: stripe_apply_session_event(event_type text, session jsonb)
- * RETURNS jsonb
+ * SQL function: stripe_apply_event(event_type text, object jsonb)
+ * RETURNS jsonb, and stripe_apply_session_event(event_type, session), the
+ * same function under its first name
  *
- * Run one checkout.session.* event through the state machine, as the webhook
- * handler does after verifying and recording the event.  Returns
+ * Run one event's data.object through its handler, as the webhook handler
+ * does after verifying and recording the event.  Returns
  * {"order_id": text or null, "message": text}.
  */
 PG_FUNCTION_INFO_V1(stripe_apply_session_event);
@@ -116,7 +129,7 @@ Datum
 stripe_apply_session_event(PG_FUNCTION_ARGS)
 {
 	SessionOutcome out;
-	SessionHandler handler;
+	EventHandler handler;
 	char	   *type;
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
@@ -124,23 +137,24 @@ stripe_apply_session_event(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event type and checkout session must not be null")));
+				 errmsg("event type and object must not be null")));
 	type = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	handler = FindSessionHandler(type);
+	handler = FindEventHandler(type);
 	if (handler == NULL)
 	{
 		StringInfoData types;
 
 		initStringInfo(&types);
-		for (int i = 0; i < lengthof(session_handlers); i++)
+		for (int i = 0; i < lengthof(event_handlers); i++)
 			appendStringInfo(&types, "%s%s", i == 0 ? "" :
-							 i == lengthof(session_handlers) - 1 ? " or " : ", ",
-							 session_handlers[i].type);
+							 i == lengthof(event_handlers) - 1 ? " or " : ", ",
+							 event_handlers[i].type);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unsupported event type \"%s\"", SessionDisplayValue(type)),
 				 errhint("Use %s.", types.data)));
 	}
+	memset(&out, 0, sizeof(out));
 	handler(PG_GETARG_JSONB_P(1), NULL, &out);
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);

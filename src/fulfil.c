@@ -50,6 +50,7 @@
 #include "errcodes.h"
 #include "fulfil.h"
 #include "fulfil_int.h"
+#include "payments.h"
 #include "session.h"
 #include "shop_sql.h"
 #include "spi_util.h"
@@ -506,6 +507,7 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 	values[WO_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
 	values[WO_LINE_CURRENCIES] = ArrayOf(currencies, rd->n, TEXTOID);
 	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
+	values[WO_CHARGED] = Int64GetDatum(s->amount_charged);
 
 	ShopRun(b, STMT_WRITE_ORDER, values, nulls, SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -643,6 +645,8 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 
 	order_id = WriteOrder(ev, &rd, &d, &new_cart);
 	TakeStock(ev, &rd, &d, order_id);
+	/* refunds or disputes that came before the order (payments.c) */
+	PaymentsApplyToNewOrder(ev->b, s->payment_intent, ev->event_id);
 
 	if (d.take_stock)
 	{

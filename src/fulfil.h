@@ -31,12 +31,6 @@ typedef struct SessionOutcome
 								 * ignored) */
 } SessionOutcome;
 
-typedef void (*SessionHandler) (Jsonb *session, const char *event_id,
-								SessionOutcome *out);
-
-/* the handler of a checkout.session.* event type, or NULL (events.c) */
-extern SessionHandler FindSessionHandler(const char *event_type);
-
 /* checkout.session.completed: create the order (idempotent per session) */
 extern void CheckoutSessionCompleted(Jsonb *session, const char *event_id,
 									 SessionOutcome *out);

@@ -63,6 +63,9 @@ typedef struct SessionEvent
 extern void BeginSessionEvent(SessionEvent *ev, const char *event_id,
 							  bool named);
 
+/* the transaction-level advisory lock of a user (canonical id text) */
+extern void LockUser(const char *user_key);
+
 /* lock and read the session's order, if any, into ev->order */
 extern void LockOrder(SessionEvent *ev);
 

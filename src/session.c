@@ -445,6 +445,7 @@ ParseSessionDetails(Jsonb *session, CheckoutSession *s)
 	s->currency = GetCurrency(s, root, "currency", "currency");
 	s->amount_subtotal = GetAmount(s, root, "amount_subtotal", "amount_subtotal");
 	s->amount_total = GetAmount(s, root, "amount_total", "amount_total");
+	s->amount_charged = s->amount_total;
 	conv = GetOptionalObject(s, root, "currency_conversion", "currency_conversion");
 	if (conv != NULL)
 	{

@@ -48,6 +48,9 @@ typedef struct CheckoutSession
 	char	   *currency;		/* the shop's currency of the amounts below */
 	int64		amount_subtotal;	/* in the shop's currency */
 	int64		amount_total;	/* in the shop's currency */
+	int64		amount_charged; /* the session's own amount_total: what the
+								 * customer is charged, in the charge's
+								 * currency (refunds count in it) */
 	bool		converted;		/* Adaptive Pricing: amounts came from
 								 * currency_conversion */
 	char	   *email;			/* customer_details.email or customer_email */

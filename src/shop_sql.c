@@ -38,12 +38,10 @@
 
 #include "binding.h"
 #include "shop_sql.h"
-
-/* "$n" of a 0-based parameter name */
-#define P(n) psprintf("$%d", (int) (n) + 1)
+#include "shop_sql_int.h"
 
 /* quoted column of a field (bound: binding_problems checked it) */
-static const char *
+const char *
 Col(const ShopBinding *b, ShopField f)
 {
 	if (!b->field[f].bound)
@@ -52,7 +50,7 @@ Col(const ShopBinding *b, ShopField f)
 }
 
 /* a key parameter cast to the field's type: "$n::type" */
-static char *
+char *
 Key(const ShopBinding *b, ShopField f, int param)
 {
 	Col(b, f);
@@ -90,7 +88,7 @@ ToMinor(const ShopBinding *b, ShopField f, const char *value_sql, const char *cu
 }
 
 /* minor units (int8) as the money of column f */
-static char *
+char *
 FromMinor(const ShopBinding *b, ShopField f, const char *minor_sql, const char *currency_sql)
 {
 	if (b->field[f].tc == TC_NUMERIC)
@@ -109,14 +107,14 @@ ProductCurrency(const ShopBinding *b, const char *alias)
 }
 
 /* the orders table's name as a literal: what the extension's rows name */
-static char *
+char *
 OrderTable(const ShopBinding *b)
 {
 	return quote_literal_cstr(b->table[ROLE_ORDERS]);
 }
 
 /* store a generated statement with its parameter types */
-static void
+void
 Keep(ShopBinding *b, ShopStmt which, const char *sql, int nargs, const Oid *types)
 {
 	ShopStatement *st = &b->stmt[which];
@@ -130,7 +128,7 @@ Keep(ShopBinding *b, ShopStmt which, const char *sql, int nargs, const Oid *type
 }
 
 /* ", col = value" for an optional field, or nothing */
-static void
+void
 SetIfBound(StringInfo s, const ShopBinding *b, ShopField f, const char *value)
 {
 	if (b->field[f].bound)
@@ -222,6 +220,7 @@ static const struct
 	{F_ORDER_REVIEW_REASON, WO_REVIEW_REASON},
 	{F_ORDER_CREATED_AT, -1},
 	{F_ORDER_UPDATED_AT, -1},
+	{F_ORDER_AMOUNT_REFUNDED, -2},
 };
 
 /*
@@ -243,7 +242,7 @@ GenWriteOrder(ShopBinding *b)
 
 	for (int i = 0; i < WO_NPARAMS; i++)
 		types[i] = TEXTOID;
-	types[WO_SUBTOTAL] = types[WO_TOTAL] = INT8OID;
+	types[WO_SUBTOTAL] = types[WO_TOTAL] = types[WO_CHARGED] = INT8OID;
 	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = TEXTARRAYOID;
 	types[WO_QUANTITIES] = types[WO_UNIT_AMOUNTS] = INT8ARRAYOID;
 	types[WO_CONSUME] = BOOLOID;
@@ -259,7 +258,9 @@ GenWriteOrder(ShopBinding *b)
 
 		if (!b->field[f].bound)
 			continue;
-		if (param < 0)
+		if (param == -2)
+			value = FromMinor(b, f, "0", P(WO_CURRENCY));
+		else if (param < 0)
 			value = "pg_catalog.now()";
 		else if (f == F_ORDER_AMOUNT_SUBTOTAL || f == F_ORDER_AMOUNT_TOTAL)
 			value = FromMinor(b, f, P(param), P(WO_CURRENCY));
@@ -354,13 +355,15 @@ GenWriteOrder(ShopBinding *b)
 					 "), k AS ("
 					 "  INSERT INTO stripe_webhook.checkout_sessions AS s"
 					 "    (id, cart_table, cart_id, user_id, order_table, order_id, consumed_cart,"
-					 "     payment_status, review_reason)"
-					 "  SELECT %s, %s, %s, %s, %s, o.id_text, %s, %s, %s FROM o"
+					 "     payment_status, review_reason, payment_intent, amount_total)"
+					 "  SELECT %s, %s, %s, %s, %s, o.id_text, %s, %s, %s, %s, %s FROM o"
 					 "  ON CONFLICT (id) DO UPDATE"
 					 "    SET order_table = excluded.order_table, order_id = excluded.order_id,"
 					 "        consumed_cart = excluded.consumed_cart,"
 					 "        payment_status = excluded.payment_status,"
-					 "        review_reason = excluded.review_reason, updated_at = pg_catalog.now()"
+					 "        review_reason = excluded.review_reason,"
+					 "        payment_intent = excluded.payment_intent,"
+					 "        amount_total = excluded.amount_total, updated_at = pg_catalog.now()"
 					 "    WHERE s.order_id IS NULL"
 					 "  RETURNING 1"
 					 ")"
@@ -368,7 +371,8 @@ GenWriteOrder(ShopBinding *b)
 					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed"
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
-					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON));
+					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
+					 P(WO_PAYMENT_INTENT), P(WO_CHARGED));
 	Keep(b, STMT_WRITE_ORDER, sql.data, WO_NPARAMS, types);
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
 }
@@ -536,6 +540,37 @@ GenTakeStock(ShopBinding *b)
 }
 
 /*
+ * AppendStockReturn
+ *		See shop_sql_int.h: the stock an order's lines hold goes back to the
+ *		products, and the lines (the extension's and, when bound, the shop's
+ *		order items' stock_taken) then hold nothing.
+ */
+void
+AppendStockReturn(StringInfo s, const ShopBinding *b, int order_param, bool restock)
+{
+	appendStringInfo(s,
+					 "WITH r AS ("
+					 "  UPDATE %s p SET %s = p.%s + l.stock_taken"
+					 "    FROM stripe_webhook.order_lines l"
+					 "   WHERE l.order_table = %s AND l.order_id = %s"
+					 "     AND p.%s = l.product_id::%s AND l.stock_taken > 0"
+					 "), z AS ("
+					 "  UPDATE stripe_webhook.order_lines SET stock_taken = 0%s"
+					 "   WHERE order_table = %s AND order_id = %s AND stock_taken > 0",
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+					 OrderTable(b), P(order_param), Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 restock ? ", restocked = restocked + stock_taken" : "",
+					 OrderTable(b), P(order_param));
+	if (b->field[F_LINE_STOCK_TAKEN].bound)
+		appendStringInfo(s,
+						 "), zi AS ("
+						 "  UPDATE %s SET %s = 0 WHERE %s = %s AND %s > 0",
+						 b->table[ROLE_ORDER_ITEMS], Col(b, F_LINE_STOCK_TAKEN),
+						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, order_param),
+						 Col(b, F_LINE_STOCK_TAKEN));
+}
+
+/*
  * GenOrderStatements
  *		The statements of the other events: find and lock the session's
  *		order, mark it paid, flag it, record an outcome, cancel it.
@@ -624,25 +659,7 @@ GenOrderStatements(ShopBinding *b)
 	 * nothing.
 	 */
 	initStringInfo(&s);
-	appendStringInfo(&s,
-					 "WITH r AS ("
-					 "  UPDATE %s p SET %s = p.%s + l.stock_taken"
-					 "    FROM stripe_webhook.order_lines l"
-					 "   WHERE l.order_table = %s AND l.order_id = %s"
-					 "     AND p.%s = l.product_id::%s AND l.stock_taken > 0"
-					 "), z AS ("
-					 "  UPDATE stripe_webhook.order_lines SET stock_taken = 0"
-					 "   WHERE order_table = %s AND order_id = %s AND stock_taken > 0",
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 OrderTable(b), P(CA_ORDER), Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 OrderTable(b), P(CA_ORDER));
-	if (b->field[F_LINE_STOCK_TAKEN].bound)
-		appendStringInfo(&s,
-						 "), zi AS ("
-						 "  UPDATE %s SET %s = 0 WHERE %s = %s AND %s > 0",
-						 b->table[ROLE_ORDER_ITEMS], Col(b, F_LINE_STOCK_TAKEN),
-						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, CA_ORDER),
-						 Col(b, F_LINE_STOCK_TAKEN));
+	AppendStockReturn(&s, b, CA_ORDER, false);
 	appendStringInfo(&s,
 					 "), s AS ("
 					 "  UPDATE stripe_webhook.checkout_sessions"
@@ -897,4 +914,5 @@ ShopGenerateStatements(ShopBinding *b)
 	GenOrderStatements(b);
 	GenCartStatements(b);
 	GenHoldStatements(b);
+	GenPaymentStatements(b);
 }

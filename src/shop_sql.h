@@ -73,6 +73,9 @@ typedef enum WriteOrderParam
 	WO_UNIT_AMOUNTS,			/* int8[], minor units */
 	WO_LINE_CURRENCIES,			/* text[] */
 	WO_CONSUME,					/* bool: the order locks its cart */
+	WO_CHARGED,					/* int8: amount_total in the charge's
+								 * currency (differs from WO_TOTAL under
+								 * Adaptive Pricing) */
 	WO_NPARAMS
 } WriteOrderParam;
 
@@ -221,5 +224,33 @@ typedef enum ReleaseParam
 {
 	RE_SESSIONS, RE_REASON, RE_NPARAMS
 } ReleaseParam;
+
+/*
+ * STMT_PAYMENT_ORDER: the order of a payment intent in the bound orders
+ * table, locked with its session's row.  Returns order_id (text), status
+ * (the shop's word), payment (canonical), review_reason, session id,
+ * amount_total (the session's, int8 or NULL).
+ */
+typedef enum PaymentOrderParam
+{
+	PO_PAYMENT_INTENT, PO_NPARAMS
+} PaymentOrderParam;
+
+/*
+ * STMT_REFUND_ORDER: the refunded amount mirrored into the order (when
+ * orders.amount_refunded is bound) and, unless RF_STATUS_WORD is NULL, the
+ * order's new status with an 'order_refunded' change.
+ */
+typedef enum RefundOrderParam
+{
+	RF_ORDER, RF_SESSION, RF_STATUS_WORD, RF_AMOUNT, RF_CURRENCY, RF_EVENT,
+	RF_NPARAMS
+} RefundOrderParam;
+
+/* STMT_RESTOCK: the stock the order holds goes back (no status change) */
+typedef enum RestockParam
+{
+	RK_ORDER, RK_NPARAMS
+} RestockParam;
 
 #endif							/* STRIPE_WEBHOOK_SHOP_SQL_H */

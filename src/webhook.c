@@ -27,7 +27,7 @@
  *			  transaction-level advisory lock on the event id (concurrent
  *			  duplicates wait here until the first one commits or aborts)
  *			  and look the event up; a processed or ignored event ends here
- *	 process  run the checkout.session.* handler and record the event with
+ *	 process  run the event type's handler (events.c) and record the event with
  *			  its outcome (one INSERT, or an UPDATE of an earlier failure);
  *			  with stripe_webhook.keep_payloads = unprocessed, without the
  *			  payload
@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "errcodes.h"
+#include "events.h"
 #include "fulfil.h"
 #include "retryable.h"
 #include "secrets.h"
@@ -513,12 +514,12 @@ ProcessCallback(void *arg)
 	Delivery   *d = (Delivery *) arg;
 	WebhookResult *res = d->res;
 	const char *status = "ignored";
-	SessionHandler handler;
+	EventHandler handler;
 	Datum		values[EVENT_NCOLS + 2];
 	char		nulls[EVENT_NCOLS + 2];
 
 	SetResult(res, WEBHOOK_HTTP_OK, "event type ignored");
-	handler = FindSessionHandler(d->ev.type);
+	handler = FindEventHandler(d->ev.type);
 	if (handler != NULL)
 	{
 		SessionOutcome out;

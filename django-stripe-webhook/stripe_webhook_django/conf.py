@@ -84,6 +84,7 @@ LOGICAL_NAMES = {
         ("amount_total", False, ("amount_total", "total")),
         ("created_at", False, ("created_at",)),
         ("updated_at", False, ("updated_at",)),
+        ("amount_refunded", False, ("amount_refunded",)),
     ),
     "order_items": (
         ("order", True, ("order",)),

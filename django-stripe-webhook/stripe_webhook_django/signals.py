@@ -18,9 +18,11 @@ from django.dispatch import Signal
 order_created = Signal()
 order_cancelled = Signal()
 order_needs_review = Signal()
+order_refunded = Signal()
 
 BY_CHANGE = {
     "order_created": order_created,
     "order_cancelled": order_cancelled,
     "order_needs_review": order_needs_review,
+    "order_refunded": order_refunded,
 }

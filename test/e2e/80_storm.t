@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test/e2e/80_storm.t: the storm test, small: 1000 carts (1020 paid
-# sessions, 3060 deliveries) through stripe-webhook-relay from 32
+# sessions and 228 refund and dispute events, 3744 deliveries) through
+# stripe-webhook-relay from 32
 # connections, on the runner's cluster (a fresh database, dropped after),
 # then the invariant checker must find zero violations (and must catch a
 # list of deliberate corruptions).  The big configuration is the README

@@ -217,7 +217,7 @@ class ShopHooksConfig(AppConfig):
     def ready(self):
         from stripe_webhook_django import signals
 
-        for name in ("order_created", "order_cancelled", "order_needs_review"):
+        for name in ("order_created", "order_cancelled", "order_needs_review", "order_refunded"):
             getattr(signals, name).connect(record(name), dispatch_uid="shophooks." + name, weak=False)
 '''
 

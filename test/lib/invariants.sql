@@ -64,7 +64,7 @@ SELECT 'shortfall flagged',
                          o.id, o.status, oi.shortfall, oi.product_id)
   FROM stripe_webhook.order_items oi
   JOIN stripe_webhook.orders o ON o.id = oi.order_id
- WHERE oi.shortfall > 0 AND o.status NOT IN ('needs_review', 'cancelled')
+ WHERE oi.shortfall > 0 AND o.status NOT IN ('needs_review', 'cancelled', 'refunded')
 
 UNION ALL
 -- 5. a needs_review order says why
@@ -95,12 +95,17 @@ SELECT 'stock held only by cart-locking orders',
 HAVING pg_catalog.sum(oi.stock_taken) > 0
 
 UNION ALL
+-- (units staff gave back with restock_order() count as taken)
 SELECT 'taken + shortfall = quantity',
        pg_catalog.format('order %s product %s: quantity %s, taken %s, short %s',
                          c.id, oi.product_id, oi.quantity, oi.stock_taken, oi.shortfall)
   FROM consumed c
   JOIN stripe_webhook.order_items oi ON oi.order_id = c.id
- WHERE c.status <> 'cancelled' AND oi.stock_taken + oi.shortfall <> oi.quantity
+  LEFT JOIN stripe_webhook.order_lines ol
+         ON ol.order_table = 'stripe_webhook.orders' AND ol.order_id = c.id::text
+        AND ol.product_id = oi.product_id::text
+ WHERE c.status <> 'cancelled'
+   AND oi.stock_taken + oi.shortfall + COALESCE(ol.restocked, 0) <> oi.quantity
 
 UNION ALL
 -- 8. a cart locked by a session belongs to that session's order

@@ -23,6 +23,13 @@
 --       must become an order needing review that takes no stock)
 --   sw_proof.initial_stock(product_id, stock)
 --       stock before the first delivery
+--   sw_proof.payment_events(event_id, type, payment_intent, object),
+--   sw_proof.payment_expect(payment_intent, session_id, amount_refunded,
+--                           full_refund, dispute_status)
+--       refund and dispute events sent (any order, before or after their
+--       session's), and what each session's order must end with: the
+--       largest cumulative refunded amount sent, refunded when that is the
+--       whole charge, a dispute closed as won (empty: none sent)
 -- and assumes that, apart from the deliveries of those events, nobody
 -- changed products, carts or orders meanwhile (no cancellations, no price
 -- changes).
@@ -68,6 +75,19 @@ item_totals AS MATERIALIZED (
 paid_twice AS MATERIALIZED (
     SELECT cart_id FROM ps GROUP BY cart_id HAVING count(*) > 1
 ),
+-- per order: what refunds and disputes must have left (nothing if none sent)
+pay AS MATERIALIZED (
+    SELECT o.id AS order_id, o.status, o.review_reason, o.amount_refunded AS order_refunded,
+           coalesce(x.amount_refunded, 0) AS expect_refunded, coalesce(x.full_refund, false) AS full_refund,
+           x.dispute_status AS expect_dispute, x.payment_intent,
+           p.amount_refunded AS kept_refunded, p.order_id AS kept_order, p.dispute_status AS kept_dispute,
+           (SELECT count(*) FROM stripe_webhook.order_changes c
+             WHERE c.order_table = 'stripe_webhook.orders' AND c.order_id = o.id::text
+               AND c.change = 'order_refunded') AS refunded_changes
+    FROM o
+    LEFT JOIN sw_proof.payment_expect x ON x.session_id = o.checkout_session_id
+    LEFT JOIN stripe_webhook.order_payments p ON p.payment_intent = x.payment_intent
+),
 
 v1 AS (SELECT session_id AS k FROM ps_orders WHERE n <> 1),
 v2 AS (SELECT o.checkout_session_id AS k FROM o LEFT JOIN ps ON ps.session_id = o.checkout_session_id
@@ -75,7 +95,7 @@ v2 AS (SELECT o.checkout_session_id AS k FROM o LEFT JOIN ps ON ps.session_id = 
 v3 AS (SELECT o.checkout_session_id AS k FROM o JOIN ps ON ps.session_id = o.checkout_session_id
        WHERE o.user_id <> ps.user_id OR o.cart_id IS DISTINCT FROM ps.cart_id
           OR o.currency <> ps.currency OR o.payment_status <> 'paid'
-          OR o.status NOT IN ('confirmed', 'needs_review')),
+          OR o.status NOT IN ('confirmed', 'needs_review', 'refunded')),
 v4 AS (SELECT DISTINCT coalesce(x.order_id, y.order_id)::text AS k
        FROM (SELECT oi.order_id, oi.product_id, oi.quantity FROM oi) x
        FULL JOIN (SELECT o.id AS order_id, ci.product_id, ci.quantity
@@ -96,7 +116,7 @@ v9 AS (SELECT t.product_id::text AS k FROM taken t JOIN stripe_webhook.products 
        WHERE t.short > 0 AND p.stock <> 0),
 v10 AS (SELECT oi.order_id::text AS k FROM oi
         WHERE oi.shortfall > 0
-          AND (oi.status <> 'needs_review' OR oi.review_reason NOT LIKE '%stock short%')),
+          AND (oi.status NOT IN ('needs_review', 'refunded') OR oi.review_reason NOT LIKE '%stock short%')),
 v11 AS (SELECT o.id::text AS k FROM o LEFT JOIN item_totals t ON t.order_id = o.id
         WHERE o.status = 'confirmed'
           AND (o.review_reason IS NOT NULL OR t.order_id IS NULL
@@ -104,7 +124,9 @@ v11 AS (SELECT o.id::text AS k FROM o LEFT JOIN item_totals t ON t.order_id = o.
 v12 AS (SELECT o.id::text AS k FROM o LEFT JOIN item_totals t ON t.order_id = o.id
         WHERE o.status = 'needs_review'
           AND NOT coalesce(t.short, false)
-          AND NOT (NOT o.consumed AND o.cart_id IN (SELECT cart_id FROM paid_twice))),
+          AND NOT (NOT o.consumed AND o.cart_id IN (SELECT cart_id FROM paid_twice))
+          AND NOT EXISTS (SELECT FROM sw_proof.payment_expect x
+                           WHERE x.session_id = o.checkout_session_id AND x.dispute_status IS NOT NULL)),
 v13 AS (SELECT cart_id::text AS k FROM o WHERE consumed GROUP BY cart_id HAVING count(*) > 1),
 v14 AS (SELECT o.cart_id::text AS k FROM o LEFT JOIN stripe_webhook.carts c ON c.id = o.cart_id
         WHERE o.consumed
@@ -120,8 +142,22 @@ v17 AS (SELECT ps.event_id AS k FROM ps
         WHERE e.id IS NULL OR e.status <> 'processed' OR e.processed_at IS NULL OR e.attempts < 1
            OR e.session_id IS DISTINCT FROM ps.session_id OR e.order_id IS DISTINCT FROM po.order_id::text),
 v18 AS (SELECT e.id AS k FROM stripe_webhook.events e LEFT JOIN ps ON ps.event_id = e.id
-        WHERE e.status <> 'processed' OR ps.event_id IS NULL),
+        LEFT JOIN sw_proof.payment_events pe ON pe.event_id = e.id
+        WHERE e.status <> 'processed' OR (ps.event_id IS NULL AND pe.event_id IS NULL)),
 v19 AS (SELECT reason AS k FROM stripe_webhook.rejected_deliveries WHERE count > 0),
+v20 AS (SELECT order_id::text AS k FROM pay
+        WHERE order_refunded <> expect_refunded
+           OR (payment_intent IS NOT NULL
+               AND (kept_refunded IS DISTINCT FROM expect_refunded OR kept_order IS DISTINCT FROM order_id::text))),
+v21 AS (SELECT order_id::text AS k FROM pay
+        WHERE (status = 'refunded') <> full_refund OR refunded_changes <> (CASE WHEN full_refund THEN 1 ELSE 0 END)),
+v22 AS (SELECT order_id::text AS k FROM pay
+        WHERE kept_dispute IS DISTINCT FROM expect_dispute
+           OR (expect_dispute IS NOT NULL AND status <> 'refunded'
+               AND (status <> 'needs_review' OR review_reason NOT LIKE '%closed: ' || expect_dispute || '%'))),
+v23 AS (SELECT pe.event_id AS k FROM sw_proof.payment_events pe
+        LEFT JOIN stripe_webhook.events e ON e.id = pe.event_id
+        WHERE e.id IS NULL OR e.status <> 'processed' OR e.attempts < 1),
 
 checks (ord, invariant, checked, violations, example) AS (
     SELECT 1, 'exactly one order per paid session',
@@ -182,6 +218,18 @@ checks (ord, invariant, checked, violations, example) AS (
            (SELECT count(*) FROM ps),
            (SELECT coalesce(sum(r.count), 0) FROM stripe_webhook.rejected_deliveries r),
            (SELECT min(k) FROM v19)
+    UNION ALL
+    SELECT 20, 'each order''s refunded amount equals the latest cumulative figure Stripe sent',
+           (SELECT count(*) FROM pay), (SELECT count(*) FROM v20), (SELECT min(k) FROM v20)
+    UNION ALL
+    SELECT 21, 'refunded exactly when refunded in full, with one order_refunded change',
+           (SELECT count(*) FROM pay), (SELECT count(*) FROM v21), (SELECT min(k) FROM v21)
+    UNION ALL
+    SELECT 22, 'a disputed order keeps the close (won) and is flagged unless refunded',
+           (SELECT count(*) FROM pay WHERE expect_dispute IS NOT NULL), (SELECT count(*) FROM v22), (SELECT min(k) FROM v22)
+    UNION ALL
+    SELECT 23, 'every refund and dispute event processed',
+           (SELECT count(*) FROM sw_proof.payment_events), (SELECT count(*) FROM v23), (SELECT min(k) FROM v23)
 )
 SELECT invariant, checked, violations, coalesce(example, '')
 FROM checks

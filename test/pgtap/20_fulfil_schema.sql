@@ -32,8 +32,9 @@ SELECT columns_are('stripe_webhook', 'orders',
                    ARRAY['id', 'user_id', 'cart_id', 'checkout_session_id', 'payment_intent_id', 'status',
                          'payment_status', 'currency', 'amount_subtotal', 'amount_total', 'customer_email',
                          'shipping_name', 'shipping_line1', 'shipping_line2', 'shipping_city', 'shipping_state',
-                         'shipping_postal_code', 'shipping_country', 'review_reason', 'created_at', 'updated_at'],
-                   'orders has the contract columns plus updated_at');
+                         'shipping_postal_code', 'shipping_country', 'review_reason', 'created_at', 'updated_at',
+                         'amount_refunded'],
+                   'orders has the contract columns plus updated_at and amount_refunded');
 SELECT col_type_is('stripe_webhook', 'orders', 'id', 'uuid', 'orders.id is uuid');
 SELECT col_default_is('stripe_webhook', 'orders', 'id', 'gen_random_uuid()', 'orders.id defaults to gen_random_uuid()');
 SELECT col_is_unique('stripe_webhook', 'orders', 'checkout_session_id', 'orders.checkout_session_id is UNIQUE');

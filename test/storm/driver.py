@@ -4,7 +4,9 @@
 Reads the paid Checkout Sessions a storm set up (CSV from
 sw_proof.paid_sessions: session_id, event_id, cart_id, user_id,
 amount_subtotal, currency), builds one checkout.session.completed event per
-session from a fixture, and delivers every event COPIES times over HTTP from
+session from a fixture, takes with --payments the refund and dispute
+events a storm set up (CSV from sw_proof.payment_events: event_id, type,
+data.object as JSON), and delivers every event COPIES times over HTTP from
 CONNECTIONS concurrent keep-alive connections, in an interleaved order where
 some copies of an event are in flight at the same moment and others arrive
 much later.  Each delivery is signed when it is sent, as Stripe signs each
@@ -17,9 +19,12 @@ or --retry-for seconds have passed.
 Checks made here (exit status 1 if one fails; the database side is
 test/lib/invariants.sql and test/lib/storm_invariants.sql):
   * every delivery ended with a 2xx;
-  * all 2xx answers for one event name the same order;
+  * all 2xx answers for one checkout.session.completed event name the same
+    order;
   * no event was answered "order created" more than once (--strict: exactly
     once, which holds when no answer can have been lost);
+  * refund and dispute events, which come in any order with their session's
+    (before its order exists, too), get a 2xx like any other;
   * every answer is JSON with the status the HTTP status line carries.
 
 Progress (deliveries finished in the first pass) goes to --progress, so a
@@ -51,6 +56,7 @@ def parse_args():
     p.add_argument("--secret", required=True, help="signing secret (whsec_...)")
     p.add_argument("--sessions", required=True, help="CSV of paid sessions")
     p.add_argument("--template", required=True, help="checkout.session.completed event fixture")
+    p.add_argument("--payments", help="CSV of refund and dispute events (event_id, type, object)")
     p.add_argument("--copies", type=int, default=3, help="deliveries per event (default 3)")
     p.add_argument("--connections", type=int, default=32, help="concurrent HTTP connections")
     p.add_argument("--seed", type=int, default=1, help="random seed of the delivery order")
@@ -69,6 +75,22 @@ def load_sessions(path):
     with open(path, newline="") as f:
         return [dict(zip(("session_id", "event_id", "cart_id", "user_id", "amount_subtotal", "currency"), row))
                 for row in csv.reader(f) if row]
+
+
+def load_payments(path):
+    """Refund and dispute events as (event_id, type, object) rows."""
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return [(row[0], row[1], json.loads(row[2])) for row in csv.reader(f) if row]
+
+
+def make_payment_body(event_id, etype, obj):
+    """A refund or dispute event around its object, as bytes."""
+    ev = {"id": event_id, "object": "event", "api_version": "2026-07-29.dahlia",
+          "created": int(time.time()), "data": {"object": obj}, "livemode": False,
+          "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}, "type": etype}
+    return json.dumps(ev, indent=2).encode("utf-8")
 
 
 def make_body(template, s):
@@ -171,9 +193,14 @@ class Storm:
         with open(args.template) as f:
             template = json.load(f)
         self.sessions = load_sessions(args.sessions)
+        self.payments = load_payments(args.payments)
+        # events 0..nsessions-1 are the sessions', the others refunds and disputes
+        self.nsessions = len(self.sessions)
         self.bodies = [make_body(template, s) for s in self.sessions]
+        self.bodies += [make_payment_body(*p) for p in self.payments]
+        self.event_ids = [s["event_id"] for s in self.sessions] + [p[0] for p in self.payments]
         rng = random.Random(args.seed)
-        self.order = [Delivery(e, c) for e, c in delivery_order(len(self.sessions), args.copies, rng)]
+        self.order = [Delivery(e, c) for e, c in delivery_order(len(self.bodies), args.copies, rng)]
         self.lock = threading.Lock()
         self.done = 0
         self.latencies = []
@@ -190,7 +217,7 @@ class Storm:
         d.ok = status is not None and 200 <= status < 300
         if status is not None and (not isinstance(answer, dict) or answer.get("status") != status):
             with self.lock:
-                self.protocol_errors.append((self.sessions[d.event]["event_id"], status, answer))
+                self.protocol_errors.append((self.event_ids[d.event], status, answer))
         return status, elapsed
 
     def run_pass(self, deliveries, first):
@@ -275,9 +302,17 @@ class Storm:
                 final.get(str(status) if status is not None else "no answer", 0) + 1
             if not d.ok:
                 problems.append("%s copy %d: no 2xx after %d attempts (last: %s %s)"
-                                % (self.sessions[d.event]["event_id"], d.copy, d.attempts, status, answer))
+                                % (self.event_ids[d.event], d.copy, d.attempts, status, answer))
         created = 0
+        payment_messages = {}
         for e, ds in per_event.items():
+            if e >= self.nsessions:
+                for d in ds:
+                    for status, answer in d.answers:
+                        if status is not None and 200 <= status < 300:
+                            msg = answer.get("message", "")
+                            payment_messages[msg] = payment_messages.get(msg, 0) + 1
+                continue
             orders = set()
             n_created = 0
             for d in ds:
@@ -303,6 +338,8 @@ class Storm:
 
         return {
             "events": len(self.sessions),
+            "payment_events": len(self.payments),
+            "payment_answers_by_message": payment_messages,
             "deliveries": len(self.order),
             "copies_per_event": self.args.copies,
             "connections": self.args.connections,
@@ -330,7 +367,8 @@ def main():
             json.dump(figures, f, indent=2, sort_keys=True)
     for k in ("events", "deliveries", "connections", "first_pass_seconds", "first_pass_deliveries_per_second",
               "first_pass_status", "latency_ms_p50", "latency_ms_p99", "retry_rounds", "deliveries_resent",
-              "final_status", "answers_by_message", "problem_count"):
+              "final_status", "answers_by_message", "payment_events", "payment_answers_by_message",
+              "problem_count"):
         print("# %-34s %s" % (k, json.dumps(figures[k], sort_keys=True)), file=sys.stderr)
     for p in figures["problems"]:
         print("# problem: %s" % p, file=sys.stderr)

@@ -10,10 +10,13 @@
 #                              unless SW_BINDIR already has them; sets
 #                              OWN_STAGE when it made the stage (the caller
 #                              removes it)
-#   storm_db_create DB N       database DB: extension, relay role, a signing
+#   storm_db_create DB N [payments]
+#                              database DB: extension, relay role, a signing
 #                              secret, the storm's shop for N carts
 #                              (test/storm/setup.sql); the paid sessions go
-#                              to $STORM_WORK/DB.sessions.csv
+#                              to $STORM_WORK/DB.sessions.csv, the refund and
+#                              dispute events (with "payments") to
+#                              $STORM_WORK/DB.payments.csv
 #   storm_relay_start DB PORT [flags]
 #                              stripe-webhook-relay as the relay role on
 #                              127.0.0.1:PORT (RELAY_PID), waits for /healthz
@@ -59,16 +62,18 @@ storm_q() {
     psql -qAtX -v ON_ERROR_STOP=1 -d "$1" -c "$2"
 }
 
-# storm_db_create DB SESSIONS
+# storm_db_create DB SESSIONS [payments]
 storm_db_create() {
-    local db=$1 n=$2
+    local db=$1 n=$2 payments=()
+    [ "${3:-}" = payments ] && payments=(-v payments=1)
     psql -qX -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null || return 1
-    psql -qX -v ON_ERROR_STOP=1 -d "$db" -v secret="$STORM_SECRET" -v sessions="$n" >/dev/null <<SQL || return 1
+    psql -qX -v ON_ERROR_STOP=1 -d "$db" -v secret="$STORM_SECRET" -v sessions="$n" "${payments[@]}" >/dev/null <<SQL || return 1
 CREATE EXTENSION stripe_webhook;
 \i $SW_ROOT/sql/relay_role.sql
 INSERT INTO stripe_webhook.signing_secrets (secret, description) VALUES (:'secret', 'storm');
 \i $STORM_DIR/setup.sql
 \copy (SELECT session_id, event_id, cart_id, user_id, amount_subtotal, currency FROM sw_proof.paid_sessions ORDER BY cart_id, session_id) TO '$STORM_WORK/$db.sessions.csv' CSV
+\copy (SELECT event_id, type, object::text FROM sw_proof.payment_events ORDER BY event_id) TO '$STORM_WORK/$db.payments.csv' CSV
 SQL
 }
 
@@ -120,6 +125,7 @@ storm_driver() {
     rm -f "$STORM_WORK/$name.progress"
     "$STORM_PY" "$STORM_DIR/driver.py" --url "http://127.0.0.1:$port" --secret "$STORM_SECRET" \
         --sessions "$STORM_WORK/$db.sessions.csv" --template "$STORM_TEMPLATE" \
+        --payments "$STORM_WORK/$db.payments.csv" \
         --progress "$STORM_WORK/$name.progress" --report "$STORM_WORK/$name.json" "$@" \
         2>"$STORM_WORK/$name.log"
 }

@@ -7,7 +7,8 @@
 # On a throwaway cluster (its own, on a free port) and a relay on a free
 # port: SESSIONS carts, one paid Checkout Session each (and every fiftieth
 # cart paid twice), five scarce products that about three times as many
-# carts want as there are units (the last-units race).  The driver
+# carts want as there are units (the last-units race), and refunds and
+# disputes for every 25th session, sent in any order with its events.  The driver
 # (test/storm/driver.py) delivers every event COPIES times, interleaved,
 # from CONNECTIONS concurrent keep-alive connections, re-sends whatever did
 # not get a 2xx, and then the invariant checkers (test/lib/invariants.sql,
@@ -81,9 +82,10 @@ if [ -z "$RUNNING" ]; then
     sw_cluster_start storm "max_connections = 100" "log_min_messages = error" >/dev/null ||
         { echo "not ok 1 - cluster starts"; echo "1..1"; exit 1; }
 fi
-storm_db_create "$DB" "$SESSIONS"
-ok $? "setup: $SESSIONS carts, their paid sessions and the scarce products (test/storm/setup.sql)"
+storm_db_create "$DB" "$SESSIONS" payments
+ok $? "setup: $SESSIONS carts, their paid sessions, refunds and disputes, the scarce products (test/storm/setup.sql)"
 EVENTS=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.paid_sessions")
+PAYMENT_EVENTS=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.payment_events")
 SCARCE_STOCK=$(storm_q "$DB" "SELECT sum(stock) FROM stripe_webhook.products WHERE id > 100")
 SCARCE_WANTED=$(storm_q "$DB" "SELECT sum(quantity) FROM stripe_webhook.cart_items WHERE product_id > 100")
 say "$EVENTS paid sessions for $SESSIONS carts; scarce products: $SCARCE_WANTED units wanted, $SCARCE_STOCK in stock"
@@ -155,6 +157,14 @@ mutation 'each cart consumed by at most one order' \
 mutation 'exactly one unlocked cart per user' \
     "UPDATE stripe_webhook.carts SET locked = true, locked_at = now() WHERE user_id = 'storm_u1' AND NOT locked" \
     "a user left without an active cart"
+mutation "each order's refunded amount equals the latest cumulative figure Stripe sent" \
+    "UPDATE stripe_webhook.orders SET amount_refunded = amount_refunded + 1
+     WHERE checkout_session_id = (SELECT min(session_id) FROM sw_proof.payment_expect)" \
+    "a refunded amount that is not Stripe's"
+mutation 'refunded exactly when refunded in full, with one order_refunded change' \
+    "UPDATE stripe_webhook.orders SET status = 'confirmed'
+     WHERE checkout_session_id = (SELECT min(session_id) FROM sw_proof.payment_expect WHERE full_refund)" \
+    "a full refund the order does not show"
 mutation 'every event recorded once with its outcome (processed, its order)' \
     "UPDATE stripe_webhook.events SET status = 'received', processed_at = NULL WHERE id = 'evt_storm_1a'" \
     "an event left unprocessed"
@@ -174,10 +184,17 @@ DUPS=$(storm_fig storm answers_by_message | "$STORM_PY" -c 'import json,sys; pri
 [ "$DUPS" = "$((EVENTS * (COPIES - 1)))" ]
 ok $? "duplicates: $DUPS deliveries answered 'already processed' (every copy after the first)"
 
+EARLY=$(storm_fig storm payment_answers_by_message | "$STORM_PY" -c 'import json,sys; print(json.load(sys.stdin).get("recorded; no order has this payment intent yet", 0))')
+[ "$PAYMENT_EVENTS" -gt 0 ] && [ "$EARLY" -gt 0 ]
+ok $? "refunds and disputes: $PAYMENT_EVENTS events, $EARLY deliveries came before their order (kept, applied when it was created)"
+
 ORDERS=$(storm_q "$DB" "SELECT count(*) || ' orders (' || count(*) FILTER (WHERE status = 'confirmed') || ' confirmed, ' ||
-                               count(*) FILTER (WHERE status = 'needs_review') || ' needs_review)' FROM stripe_webhook.orders")
+                               count(*) FILTER (WHERE status = 'needs_review') || ' needs_review, ' ||
+                               count(*) FILTER (WHERE status = 'refunded') || ' refunded, ' ||
+                               count(*) FILTER (WHERE amount_refunded > 0 AND status <> 'refunded') || ' refunded in part)'
+                          FROM stripe_webhook.orders")
 say "figures:"
-say "  events $EVENTS, deliveries $(storm_fig storm deliveries) ($COPIES per event), duplicates $DUPS"
+say "  events $EVENTS and $PAYMENT_EVENTS refund/dispute events, deliveries $(storm_fig storm deliveries) ($COPIES per event), duplicates $DUPS"
 say "  connections $CONNECTIONS, relay pool $POOL, first pass $(storm_fig storm first_pass_seconds) s," \
     "$(storm_fig storm first_pass_deliveries_per_second) deliveries/s," \
     "p50 $(storm_fig storm latency_ms_p50) ms, p99 $(storm_fig storm latency_ms_p99) ms"

@@ -8,7 +8,7 @@ from ...listener import Listener, ReceiverFailed
 
 
 class Command(BaseCommand):
-    help = ("Send order_created, order_cancelled and order_needs_review for every committed order change "
+    help = ("Send order_created, order_cancelled, order_needs_review and order_refunded for every committed order change "
             "(stripe_webhook.order_changes), catching up from where this listener stopped, then waiting "
             "for NOTIFY stripe_webhook_orders.  Stops cleanly on SIGTERM or SIGINT.")
 

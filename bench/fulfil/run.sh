@@ -213,13 +213,13 @@ INSERT INTO stripe_webhook.order_items (order_id, product_id, quantity, unit_amo
 SELECT o.id, ci.product_id, 1, 100, 1
   FROM stripe_webhook.orders o JOIN stripe_webhook.cart_items ci ON ci.cart_id = o.cart_id;
 \if :newschema
-INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, order_id, consumed_cart, payment_status)
-SELECT o.checkout_session_id, 'stripe_webhook.carts', o.cart_id::text, o.user_id, o.id::text, true, 'paid'
+INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, order_table, order_id, consumed_cart, payment_status)
+SELECT o.checkout_session_id, 'stripe_webhook.carts', o.cart_id::text, o.user_id, 'stripe_webhook.orders', o.id::text, true, 'paid'
   FROM stripe_webhook.orders o;
-INSERT INTO stripe_webhook.order_lines (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
-SELECT i.order_id::text, i.product_id::text, 1, 100, 0, 1 FROM stripe_webhook.order_items i;
-INSERT INTO stripe_webhook.order_changes (order_id, change, status, checkout_session_id, stripe_event_id)
-SELECT o.id::text, 'order_created', 'confirmed', o.checkout_session_id, 'evt_hist_' || o.cart_id
+INSERT INTO stripe_webhook.order_lines (order_table, order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
+SELECT 'stripe_webhook.orders', i.order_id::text, i.product_id::text, 1, 100, 0, 1 FROM stripe_webhook.order_items i;
+INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id, stripe_event_id)
+SELECT 'stripe_webhook.orders', o.id::text, 'order_created', 'confirmed', o.checkout_session_id, 'evt_hist_' || o.cart_id
   FROM stripe_webhook.orders o;
 \endif
 INSERT INTO stripe_webhook.events (id, type, api_version, livemode, created, session_id, order_id,
@@ -262,13 +262,13 @@ SELECT 1000000000 + k, -k, 'processing', 'paid', 'cs_hist_' || k, 'pi_hist_' || 
 INSERT INTO djshop.shop_orderitem (order_id, product_id, quantity, price, quantity_short)
 SELECT o.id, ci.product_id, 1, 1.00, 0
   FROM djshop.shop_order o JOIN djshop.shop_cartitem ci ON ci.cart_id = o.cart_id;
-INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, order_id, consumed_cart, payment_status)
-SELECT o.stripe_session_id, 'djshop.shop_cart', o.cart_id::text, o.user_id::text, o.id::text, true, 'paid'
+INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, order_table, order_id, consumed_cart, payment_status)
+SELECT o.stripe_session_id, 'djshop.shop_cart', o.cart_id::text, o.user_id::text, 'djshop.shop_order', o.id::text, true, 'paid'
   FROM djshop.shop_order o;
-INSERT INTO stripe_webhook.order_lines (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
-SELECT i.order_id::text, i.product_id::text, 1, 100, 0, 1 FROM djshop.shop_orderitem i;
-INSERT INTO stripe_webhook.order_changes (order_id, change, status, checkout_session_id, stripe_event_id)
-SELECT o.id::text, 'order_created', 'processing', o.stripe_session_id, 'evt_hist_' || -o.cart_id
+INSERT INTO stripe_webhook.order_lines (order_table, order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
+SELECT 'djshop.shop_order', i.order_id::text, i.product_id::text, 1, 100, 0, 1 FROM djshop.shop_orderitem i;
+INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id, stripe_event_id)
+SELECT 'djshop.shop_order', o.id::text, 'order_created', 'processing', o.stripe_session_id, 'evt_hist_' || -o.cart_id
   FROM djshop.shop_order o;
 INSERT INTO stripe_webhook.events (id, type, api_version, livemode, created, session_id, order_id,
                                    status, attempts, processed_at, last_attempt_at, payload)

@@ -89,9 +89,10 @@ PG_FUNCTION_INFO_V1(stripe_fulfill_session);
 Datum
 stripe_fulfill_session(PG_FUNCTION_ARGS)
 {
-	char	   *order_id = FulfilArgument(fcinfo);
+	char	   *order_id;
 	const ShopBinding *b;
 
+	/* refused before any work: the binding is what the fulfilment uses */
 	SpiConnect();
 	b = ShopBindingAcquire();
 	if (b->field[F_ORDER_ID].tc != TC_UUID)
@@ -102,6 +103,7 @@ stripe_fulfill_session(PG_FUNCTION_ARGS)
 						   b->table_name[ROLE_ORDERS], b->field[F_ORDER_ID].cast),
 				 errhint("Call stripe_webhook.stripe_fulfill_session_text(session), which returns the order id as text.")));
 	SpiFinish();
+	order_id = FulfilArgument(fcinfo);
 	PG_RETURN_DATUM(DirectFunctionCall1(uuid_in, CStringGetDatum(order_id)));
 }
 

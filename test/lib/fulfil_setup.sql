@@ -11,6 +11,10 @@
 --   pg_temp.sess(base, id, user_id, cart)  base session with id and metadata replaced
 --   pg_temp.shop_state()                   one text summarising every shop table,
 --                                          to assert that nothing was written
+--   psql variables :'carts_table', :'carts_id': the carts table in force
+--   and its id column (stripe_webhook.carts and id, or a bound shop's);
+--   :'carts_table_name' as messages name it (schema.name, unquoted);
+--   :integer_cart_ids: whether cart ids are integers (else text or uuid)
 
 \set paid `cat test/fixtures/checkout_session.completed.paid.json`
 \set unpaid `cat test/fixtures/checkout_session.completed.unpaid_async.json`
@@ -18,6 +22,13 @@
 \set ev_legacy `cat test/fixtures/event.checkout.session.completed.legacy_acacia.json`
 \set ev_succeeded `cat test/fixtures/event.checkout.session.async_payment_succeeded.json`
 \set ev_failed `cat test/fixtures/event.checkout.session.async_payment_failed.json`
+
+SELECT document->'carts'->>'table' AS carts_table, document->'carts'->'columns'->>'id' AS carts_id,
+       n.nspname || '.' || c.relname AS carts_table_name,
+       document->'carts'->'types'->>'id' IN ('smallint', 'integer', 'bigint') AS integer_cart_ids
+  FROM stripe_webhook.shop_binding
+  JOIN pg_catalog.pg_class c ON c.oid = (document->'carts'->>'table')::regclass
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \gset
 
 -- Flags raise WARNINGs; the tests assert the rows instead.
 SET LOCAL client_min_messages = error;

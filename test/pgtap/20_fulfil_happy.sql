@@ -177,13 +177,26 @@ SELECT is((SELECT status FROM stripe_webhook.orders WHERE id = :'newprice'), 'co
           'price: a session subtotal matching the current prices passes');
 UPDATE stripe_webhook.products SET price_amount = 1500 WHERE id = 101;
 
--- 10. metadata may carry other keys; user ids are opaque strings
+-- 10. metadata may carry other keys; user ids are opaque strings (where the
+--     shop's user column is text: a bound shop may have integer user ids)
+SELECT (SELECT document->'carts'->'types'->>'user' IN ('text', 'character varying')
+          FROM stripe_webhook.shop_binding) AS text_users \gset
+\if :text_users
 SELECT pg_temp.new_cart('user@example.com') AS cmail \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_meta', 'user@example.com', :cmail),
                      '{metadata,note}', '"gift"')) AS meta_order \gset
 SELECT is((SELECT user_id FROM stripe_webhook.orders WHERE id = :'meta_order'), 'user@example.com',
           'metadata: extra keys are ignored; user_id is kept as text');
+\else
+-- (the same with a decimal user id: the shop's user column is an integer)
+SELECT pg_temp.new_cart('1010') AS cmail \gset
+SELECT stripe_webhook.stripe_fulfill_session(
+           jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_meta', '1010', :cmail),
+                     '{metadata,note}', '"gift"')) AS meta_order \gset
+SELECT is((SELECT user_id FROM stripe_webhook.orders WHERE id = :'meta_order'), '1010',
+          'metadata: extra keys are ignored; user_id is kept (an integer user id)');
+\endif
 
 -- 11. big carts: many lines in one order
 INSERT INTO stripe_webhook.products (id, name, price_amount, stock)

@@ -14,7 +14,9 @@
 -- cancelled/refunded, unpaid/paid/failed), the user id as text.  What the
 -- shop does not hold comes from what the extension keeps itself
 -- (stripe_webhook.checkout_sessions: the session that consumed a cart;
--- stripe_webhook.order_lines: the stock a line holds).  INSTEAD OF
+-- stripe_webhook.order_lines: the stock a line holds), through scalar
+-- subqueries so that SELECT ... FOR UPDATE on a view locks the shop's rows.
+-- INSTEAD OF
 -- triggers turn the tests' writes into writes to the shop's tables.  The
 -- fulfilment itself never reads these views: it reads and writes the
 -- shop's tables through the binding; the views are only how the tests and
@@ -106,10 +108,9 @@ CREATE TRIGGER products_write INSTEAD OF INSERT OR UPDATE OR DELETE ON stripe_we
 -- extension's record; the shop has no such column).
 CREATE VIEW stripe_webhook.carts AS
 SELECT c.id, c.user_id::text AS user_id, c.is_locked AS locked, c.locked_at, c.created_at,
-       s.id AS checkout_session_id
-  FROM djshop.shop_cart c
-  LEFT JOIN stripe_webhook.checkout_sessions s
-         ON s.consumed_cart AND s.cart_table = 'djshop.shop_cart' AND s.cart_id = c.id::text;
+       (SELECT s.id FROM stripe_webhook.checkout_sessions s
+         WHERE s.consumed_cart AND s.cart_table = 'djshop.shop_cart' AND s.cart_id = c.id::text) AS checkout_session_id
+  FROM djshop.shop_cart c;
 
 CREATE FUNCTION sw_compat.carts_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -225,9 +226,10 @@ CREATE TRIGGER orders_write INSTEAD OF INSERT OR UPDATE OR DELETE ON stripe_webh
 -- line holds now is the extension's (order_lines.stock_taken).
 CREATE VIEW stripe_webhook.order_items AS
 SELECT oi.order_id, oi.product_id, oi.quantity, (oi.price * 100)::bigint AS unit_amount,
-       oi.quantity_short AS shortfall, COALESCE(l.stock_taken, 0)::integer AS stock_taken
-  FROM djshop.shop_orderitem oi
-  LEFT JOIN stripe_webhook.order_lines l ON l.order_id = oi.order_id::text AND l.product_id = oi.product_id::text;
+       oi.quantity_short AS shortfall,
+       COALESCE((SELECT l.stock_taken FROM stripe_webhook.order_lines l
+                  WHERE l.order_id = oi.order_id::text AND l.product_id = oi.product_id::text), 0)::integer AS stock_taken
+  FROM djshop.shop_orderitem oi;
 
 CREATE FUNCTION sw_compat.order_items_write() RETURNS trigger
 LANGUAGE plpgsql AS $$

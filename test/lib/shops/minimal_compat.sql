@@ -104,11 +104,13 @@ CREATE TRIGGER products_write INSTEAD OF INSERT OR UPDATE OR DELETE ON stripe_we
 -- extension's record; the shop keeps no times.
 CREATE VIEW stripe_webhook.carts AS
 SELECT b.basket_ref::bigint AS id, b.customer AS user_id, b.closed AS locked,
-       CASE WHEN b.closed THEN s.recorded_at END AS locked_at, NULL::timestamptz AS created_at,
-       s.id AS checkout_session_id
-  FROM "Mini Shop".baskets b
-  LEFT JOIN stripe_webhook.checkout_sessions s
-         ON s.consumed_cart AND s.cart_table = '"Mini Shop".baskets' AND s.cart_id = b.basket_ref;
+       CASE WHEN b.closed THEN (SELECT s.recorded_at FROM stripe_webhook.checkout_sessions s
+                                 WHERE s.consumed_cart AND s.cart_table = '"Mini Shop".baskets'
+                                   AND s.cart_id = b.basket_ref) END AS locked_at,
+       NULL::timestamptz AS created_at,
+       (SELECT s.id FROM stripe_webhook.checkout_sessions s
+         WHERE s.consumed_cart AND s.cart_table = '"Mini Shop".baskets' AND s.cart_id = b.basket_ref) AS checkout_session_id
+  FROM "Mini Shop".baskets b;
 
 CREATE FUNCTION sw_compat.carts_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -165,18 +167,23 @@ CREATE TRIGGER cart_items_write INSTEAD OF INSERT OR UPDATE OR DELETE ON stripe_
 -- session's record.  cart_id is NULL once the basket is gone.
 CREATE VIEW stripe_webhook.orders AS
 SELECT o.order_no::uuid AS id, o.customer AS user_id,
-       (SELECT b.basket_ref::bigint FROM "Mini Shop".baskets b WHERE b.basket_ref = s.cart_id) AS cart_id,
-       s.id AS checkout_session_id, NULL::text AS payment_intent_id, sw_compat.status_in(o.state) AS status,
-       s.payment_status, 'usd'::text AS currency,
-       t.amount AS amount_subtotal, t.amount AS amount_total,
+       (SELECT b.basket_ref::bigint FROM stripe_webhook.checkout_sessions s
+          JOIN "Mini Shop".baskets b ON b.basket_ref = s.cart_id WHERE s.order_id = o.order_no) AS cart_id,
+       (SELECT s.id FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS checkout_session_id,
+       NULL::text AS payment_intent_id, sw_compat.status_in(o.state) AS status,
+       (SELECT s.payment_status FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS payment_status,
+       'usd'::text AS currency,
+       (SELECT COALESCE(pg_catalog.sum(l.qty * l.cents), 0)::bigint FROM "Mini Shop".order_lines l
+         WHERE l.order_no = o.order_no) AS amount_subtotal,
+       (SELECT COALESCE(pg_catalog.sum(l.qty * l.cents), 0)::bigint FROM "Mini Shop".order_lines l
+         WHERE l.order_no = o.order_no) AS amount_total,
        NULL::text AS customer_email, NULL::text AS shipping_name, NULL::text AS shipping_line1,
        NULL::text AS shipping_line2, NULL::text AS shipping_city, NULL::text AS shipping_state,
        NULL::text AS shipping_postal_code, NULL::text AS shipping_country,
-       s.review_reason, s.recorded_at AS created_at, s.updated_at
-  FROM "Mini Shop"."Orders" o
-  LEFT JOIN stripe_webhook.checkout_sessions s ON s.order_id = o.order_no
-  LEFT JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(l.qty * l.cents), 0)::bigint AS amount
-                       FROM "Mini Shop".order_lines l WHERE l.order_no = o.order_no) t ON true;
+       (SELECT s.review_reason FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS review_reason,
+       (SELECT s.recorded_at FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS created_at,
+       (SELECT s.updated_at FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS updated_at
+  FROM "Mini Shop"."Orders" o;
 
 CREATE FUNCTION sw_compat.orders_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -213,9 +220,11 @@ CREATE TRIGGER orders_write INSTEAD OF INSERT OR UPDATE OR DELETE ON stripe_webh
 -- are the extension's (order_lines).
 CREATE VIEW stripe_webhook.order_items AS
 SELECT ol.order_no::uuid AS order_id, ol.sku::bigint AS product_id, ol.qty AS quantity, ol.cents AS unit_amount,
-       COALESCE(l.shortfall, 0)::integer AS shortfall, COALESCE(l.stock_taken, 0)::integer AS stock_taken
-  FROM "Mini Shop".order_lines ol
-  LEFT JOIN stripe_webhook.order_lines l ON l.order_id = ol.order_no AND l.product_id = ol.sku;
+       COALESCE((SELECT l.shortfall FROM stripe_webhook.order_lines l
+                  WHERE l.order_id = ol.order_no AND l.product_id = ol.sku), 0)::integer AS shortfall,
+       COALESCE((SELECT l.stock_taken FROM stripe_webhook.order_lines l
+                  WHERE l.order_id = ol.order_no AND l.product_id = ol.sku), 0)::integer AS stock_taken
+  FROM "Mini Shop".order_lines ol;
 
 CREATE FUNCTION sw_compat.order_items_write() RETURNS trigger
 LANGUAGE plpgsql AS $$

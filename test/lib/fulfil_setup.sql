@@ -15,6 +15,9 @@
 --   and its id column (stripe_webhook.carts and id, or a bound shop's);
 --   :'carts_table_name' as messages name it (schema.name, unquoted);
 --   :integer_cart_ids: whether cart ids are integers (else text or uuid)
+--   pg_temp.holds(logical, ...)            whether the orders table in force has
+--                                          a column for each of these logical
+--                                          names (a bound shop may have none)
 
 \set paid `cat test/fixtures/checkout_session.completed.paid.json`
 \set unpaid `cat test/fixtures/checkout_session.completed.unpaid_async.json`
@@ -56,6 +59,11 @@ LANGUAGE sql AS $$
         SELECT c.id, v.p, v.q FROM c, (VALUES (101, 2), (102, 1)) AS v(p, q)
     )
     SELECT id FROM c
+$$;
+
+CREATE FUNCTION pg_temp.holds(VARIADIC logical text[]) RETURNS boolean
+LANGUAGE sql AS $$
+    SELECT builtin OR document->'orders'->'columns' ?& logical FROM stripe_webhook.shop_binding
 $$;
 
 CREATE FUNCTION pg_temp.sess(base jsonb, p_id text, p_user text, p_cart bigint) RETURNS jsonb

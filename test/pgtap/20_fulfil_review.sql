@@ -35,10 +35,11 @@ SELECT pg_temp.shop_state() AS before_dup \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_dup_b', '43', 1338), '{payment_intent}', '"pi_second"')) AS dup_b \gset
 SELECT isnt(:'dup_b'::uuid, :'dup_a'::uuid, 'duplicate payment: the second session gets its own order');
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('payment_intent', 'amount_total') THEN results_eq(
     format($$SELECT status, payment_status, payment_intent_id, amount_total FROM stripe_webhook.orders WHERE id = %L$$, :'dup_b'),
     $$VALUES ('needs_review', 'paid', 'pi_second', 6000::bigint)$$,
-    'duplicate payment: the money is recorded in a needs_review order');
+    'duplicate payment: the money is recorded in a needs_review order')
+       ELSE skip('the bound shop keeps no payment_intent, amount_total', 1) END;
 SELECT matches((SELECT review_reason FROM stripe_webhook.orders WHERE id = :'dup_b'),
                '^duplicate payment: cart 1338 was already checked out by checkout session cs_test_dup_a',
                'duplicate payment: the reason names the cart and the first session');

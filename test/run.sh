@@ -71,6 +71,7 @@ BUILTIN_ONLY_PGTAP="
     20_fulfil_schema.sql      columns, constraints and defaults of the built-in tables
     30_webhook_privileges.sql grants on the built-in tables, pg_dump registration
     50_binding.sql            binds and unbinds shops itself
+    52_bound_bigint_orders.sql binds the minimal shop (bigint order ids) itself
 "
 BUILTIN_ONLY_SPECS="
 "

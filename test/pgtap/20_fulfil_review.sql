@@ -92,10 +92,14 @@ UPDATE stripe_webhook.products SET stock = 50 WHERE id = 102;
 SELECT pg_temp.new_cart('61') AS c61 \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(:'paid'::jsonb, '{amount_subtotal}', '5400'), 'cs_test_amount', '61', :c61)) AS amount \gset
-SELECT results_eq(format($$SELECT status, payment_status, amount_subtotal, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'amount'),
+SELECT CASE WHEN pg_temp.holds('amount_subtotal') THEN results_eq(format($$SELECT status, payment_status, amount_subtotal, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'amount'),
                   $$VALUES ('needs_review', 'paid', 5400::bigint,
                             'amount mismatch: the session''s subtotal is 5400 usd but the cart''s items cost 5500 usd')$$,
-                  'amount mismatch: needs review, the session''s amount is stored, the reason says both');
+                  'amount mismatch: needs review, the session''s amount is stored, the reason says both')
+       ELSE results_eq(format($$SELECT status, payment_status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'amount'),
+                       $$VALUES ('needs_review', 'paid',
+                                 'amount mismatch: the session''s subtotal is 5400 usd but the cart''s items cost 5500 usd')$$,
+                       'amount mismatch: needs review, the reason says both (the shop keeps no amounts)') END;
 SELECT is((SELECT sum(stock_taken)::int FROM stripe_webhook.order_items WHERE order_id = :'amount'), 3,
           'amount mismatch: stock is still taken (the order is paid)');
 SELECT ok((SELECT locked FROM stripe_webhook.carts WHERE id = :c61), 'amount mismatch: the cart is locked');
@@ -104,9 +108,12 @@ SELECT ok((SELECT locked FROM stripe_webhook.carts WHERE id = :c61), 'amount mis
 SELECT pg_temp.new_cart('62') AS c62 \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(:'paid'::jsonb, '{currency}', '"eur"'), 'cs_test_currency', '62', :c62)) AS cur \gset
-SELECT results_eq(format($$SELECT status, currency, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'cur'),
+SELECT CASE WHEN pg_temp.holds('currency') THEN results_eq(format($$SELECT status, currency, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'cur'),
                   $$VALUES ('needs_review', 'eur', 'currency mismatch: the session is in eur but the cart''s products are priced in usd')$$,
-                  'currency mismatch: needs review with the reason');
+                  'currency mismatch: needs review with the reason')
+       ELSE results_eq(format($$SELECT status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'cur'),
+                       $$VALUES ('needs_review', 'currency mismatch: the session is in eur but the cart''s products are priced in usd')$$,
+                       'currency mismatch: needs review with the reason (the shop keeps no order currency)') END;
 
 -- 6. products in two currencies (where the shop prices products in their
 --    own currency: a bound shop may have one currency for all)
@@ -131,11 +138,15 @@ SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(jsonb_set(:'paid'::jsonb, '{currency}', '"eur"'), '{currency_conversion}',
                                   '{"amount_subtotal": 5000, "amount_total": 5500, "fx_rate": "0.92", "source_currency": "usd"}'),
                         'cs_test_adaptive_bad', '64', :c64)) AS adaptive_bad \gset
-SELECT results_eq(format($$SELECT status, currency, amount_subtotal, amount_total, review_reason
+SELECT CASE WHEN pg_temp.holds('amount_subtotal', 'currency') THEN results_eq(format($$SELECT status, currency, amount_subtotal, amount_total, review_reason
                             FROM stripe_webhook.orders WHERE id = %L$$, :'adaptive_bad'),
                   $$VALUES ('needs_review', 'usd', 5000::bigint, 5500::bigint,
                             'amount mismatch: the session''s subtotal is 5000 usd but the cart''s items cost 5500 usd')$$,
-                  'adaptive pricing mismatch: compared in the shop''s currency, flagged');
+                  'adaptive pricing mismatch: compared in the shop''s currency, flagged')
+       ELSE results_eq(format($$SELECT status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'adaptive_bad'),
+                       $$VALUES ('needs_review',
+                                 'amount mismatch: the session''s subtotal is 5000 usd but the cart''s items cost 5500 usd')$$,
+                       'adaptive pricing mismatch: compared in the shop''s currency, flagged (the shop keeps no amounts)') END;
 -- ... and a converted currency that is not the shop's
 SELECT pg_temp.new_cart('65') AS c65 \gset
 SELECT stripe_webhook.stripe_fulfill_session(
@@ -202,8 +213,9 @@ SELECT ok((SELECT bool_and(review_reason !~ 'jenny|Townsend|pi_1Pg') FROM stripe
           'review reasons carry ids and amounts, not customer data');
 
 -- 12. the stored amounts are the session's (not recomputed)
-SELECT is((SELECT amount_total FROM stripe_webhook.orders WHERE id = :'amount'), 6000::bigint,
-          'amount_total is the session''s');
+SELECT CASE WHEN pg_temp.holds('amount_total') THEN is((SELECT amount_total FROM stripe_webhook.orders WHERE id = :'amount'), 6000::bigint,
+          'amount_total is the session''s')
+       ELSE skip('the bound shop keeps no amount_total', 1) END;
 SELECT is((SELECT count(*)::int FROM stripe_webhook.orders WHERE cart_id IS NULL), 1,
           'only the order whose cart was deleted lost its cart reference');
 SELECT is((SELECT count(*)::int FROM stripe_webhook.checkout_sessions WHERE outcome IS NOT NULL), 0, 'nothing recorded as failed or expired');

@@ -69,7 +69,6 @@ BUILTIN_ONLY_PGTAP="
     10_signature_vectors.sql  signature verification only: nothing fulfilled
     11_signature_api.sql      signature verification only: nothing fulfilled
     20_fulfil_schema.sql      columns, constraints and defaults of the built-in tables
-    30_webhook_privileges.sql grants on the built-in tables, pg_dump registration
     50_binding.sql            binds and unbinds shops itself
     52_bound_bigint_orders.sql binds the minimal shop (bigint order ids) itself
 "
@@ -100,8 +99,10 @@ suite_pgtap() {
             psql -qX -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION pgtap" >/dev/null &&
             sw_db_prepare "$db" "$binding" || { echo "not ok - binding $binding: database prepared"; rc=1; continue; }
         # every test line names the binding it ran under
+        local t0=$SECONDS
         pg_prove -v -d "$db" $files 2>&1 | sed -E "s/^((not )?ok [0-9]+) - /\1 - [$binding] /"
         [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+        echo "# binding $binding: pgtap took $((SECONDS - t0)) s"
     done
     return $rc
 }
@@ -129,6 +130,7 @@ suite_isolation() {
         echo "# binding $binding: running$run"
         psql -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null &&
             sw_db_prepare "$db" "$binding" || { echo "not ok - binding $binding: database prepared"; rc=1; continue; }
+        local t0=$SECONDS
         "$pgxsdir/test/isolation/pg_isolation_regress" \
             --bindir="$SW_BINDIR" --host="$PGHOST" --port="$PGPORT" --user=postgres \
             --inputdir=test/isolation --outputdir="$LOGDIR/isolation-$binding" \
@@ -137,6 +139,7 @@ suite_isolation() {
                  /^(test|     ) / && /FAILED/ {n++; print "not ok " n " - [" b "] " $0; next}
                  {print "# " $0}'
         [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+        echo "# binding $binding: isolation took $((SECONDS - t0)) s"
         [ -f "$LOGDIR/isolation-$binding/regression.diffs" ] &&
             sed 's/^/# /' "$LOGDIR/isolation-$binding/regression.diffs" | head -200
     done
@@ -151,7 +154,9 @@ suite_e2e() {
     for t in test/e2e/*.t; do
         [ -x "$t" ] || continue
         echo "# $t"
+        local t0=$SECONDS
         "$t" || rc=1
+        echo "# $t took $((SECONDS - t0)) s"
     done
     return $rc
 }

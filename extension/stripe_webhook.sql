@@ -235,19 +235,22 @@ COMMENT ON TABLE stripe_webhook.order_items IS
     'Order lines: quantity, price when ordered, shortfall at creation, stock currently held.';
 
 -- What the extension keeps of each Checkout Session, whatever tables the
--- shop binds (its ids as text, in their canonical form): the session's
--- order, whether that order consumed (locked) its cart, the payment state,
--- the review reason, and an expiry or payment failure recorded before or
--- without an order.  The primary key and the unique order_id make one
--- session one order, whatever constraints the shop's tables have; a late
--- checkout.session.completed for a session recorded as expired or failed
--- never takes stock (its order is created as needs_review).
+-- shop binds (its ids as text, in their canonical form, with the name of
+-- the bound table they belong to: the ids of two shops bound one after the
+-- other may be equal): the session's order, whether that order consumed
+-- (locked) its cart, the payment state, the review reason, and an expiry or
+-- payment failure recorded before or without an order.  The primary key and
+-- the unique (order_table, order_id) make one session one order, whatever
+-- constraints the shop's tables have; a late checkout.session.completed for
+-- a session recorded as expired or failed never takes stock (its order is
+-- created as needs_review).
 CREATE TABLE stripe_webhook.checkout_sessions (
     id             text PRIMARY KEY,
     cart_table     text NOT NULL,
     cart_id        text NOT NULL,
     user_id        text NOT NULL,
-    order_id       text CONSTRAINT checkout_sessions_order_id_key UNIQUE,
+    order_table    text,
+    order_id       text,
     consumed_cart  boolean NOT NULL DEFAULT false,
     payment_status text NOT NULL DEFAULT 'unpaid'
                    CONSTRAINT checkout_sessions_payment_status_check
@@ -257,6 +260,8 @@ CREATE TABLE stripe_webhook.checkout_sessions (
     review_reason  text,
     recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT checkout_sessions_order_key UNIQUE (order_table, order_id),
+    CONSTRAINT checkout_sessions_order_check CHECK ((order_id IS NULL) = (order_table IS NULL)),
     CONSTRAINT checkout_sessions_known_check CHECK (order_id IS NOT NULL OR outcome IS NOT NULL),
     CONSTRAINT checkout_sessions_consumed_check CHECK (order_id IS NOT NULL OR NOT consumed_cart)
 );
@@ -270,6 +275,7 @@ COMMENT ON TABLE stripe_webhook.checkout_sessions IS
 -- units, shortfall, and the stock the line holds now (given back, and set
 -- to 0, when the order is cancelled).
 CREATE TABLE stripe_webhook.order_lines (
+    order_table text NOT NULL,
     order_id    text NOT NULL,
     product_id  text NOT NULL,
     quantity    bigint NOT NULL CONSTRAINT order_lines_quantity_check CHECK (quantity > 0),
@@ -278,7 +284,7 @@ CREATE TABLE stripe_webhook.order_lines (
                 CONSTRAINT order_lines_shortfall_check CHECK (shortfall >= 0 AND shortfall <= quantity),
     stock_taken bigint NOT NULL DEFAULT 0
                 CONSTRAINT order_lines_stock_taken_check CHECK (stock_taken >= 0 AND stock_taken <= quantity),
-    PRIMARY KEY (order_id, product_id)
+    PRIMARY KEY (order_table, order_id, product_id)
 );
 COMMENT ON TABLE stripe_webhook.order_lines IS
     'Per order line (the shop''s ids as text): quantity, unit price in minor units, shortfall at creation, stock held now.';
@@ -289,6 +295,7 @@ COMMENT ON TABLE stripe_webhook.order_lines IS
 -- (payload {"id", "change", "order_id", "stripe_event_id"}) sent at commit.
 CREATE TABLE stripe_webhook.order_changes (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_table         text NOT NULL,
     order_id            text NOT NULL,
     change              text NOT NULL
                         CONSTRAINT order_changes_change_check
@@ -1119,7 +1126,7 @@ COMMENT ON VIEW stripe_webhook.shop_binding IS
 -- Bind the shop's tables: check the document, store its normalised form
 -- (a new version) and return it; or raise SW401 with the first problem and
 -- change nothing.  The EXCLUSIVE lock waits for deliveries in flight (they
--- hold ACCESS SHARE on the table while they use the binding).
+-- hold ROW SHARE on the table while they use the binding).
 CREATE FUNCTION stripe_webhook.bind_shop(binding jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -1591,3 +1598,33 @@ $$;
 REVOKE ALL ON PROCEDURE stripe_webhook.prune_events_batched(interval, integer, bigint) FROM PUBLIC;
 COMMENT ON PROCEDURE stripe_webhook.prune_events_batched(interval, integer, bigint) IS
     'As prune_events(), with a COMMIT after every batch (CALL it outside a transaction block; 2D000 inside one); returns the number deleted in "deleted". For pg_cron and large backlogs.';
+
+---------------------------------------------------------------------------
+-- Section: order changes for the shop's own code (listeners)
+---------------------------------------------------------------------------
+-- stripe_webhook.order_changes (in the shop section above) is the durable
+-- record of order state changes; its NOTIFY only wakes listeners up.  A
+-- listener (e.g. the Django app's `manage.py stripe_webhook_listen`) keeps
+-- its position here, so that after downtime it resumes exactly where it
+-- stopped.  Both survive pg_dump/restore; so does the identity sequence of
+-- order_changes, or a restored database would hand out ids again that
+-- listeners have already passed.
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_changes_id_seq', '');
+
+-- Where each named listener stands in order_changes: every change with
+-- id <= last_id has been handled (or never committed), and done_ids lists
+-- the ids above last_id handled already (a change can commit after one with
+-- a higher id).  A listener updates its row after each change it handled.
+-- Nothing is granted to PUBLIC: a listener's role gets SELECT, INSERT and
+-- UPDATE explicitly.
+CREATE TABLE stripe_webhook.order_change_cursors (
+    listener   text PRIMARY KEY
+               CONSTRAINT order_change_cursors_listener_check CHECK (listener <> ''),
+    last_id    bigint NOT NULL DEFAULT 0,
+    done_ids   bigint[] NOT NULL DEFAULT '{}',
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON TABLE stripe_webhook.order_change_cursors FROM PUBLIC;
+COMMENT ON TABLE stripe_webhook.order_change_cursors IS
+    'Position of each named listener in order_changes: ids <= last_id and the ids in done_ids are handled.';
+SELECT pg_catalog.pg_extension_config_dump('stripe_webhook.order_change_cursors', '');

@@ -9,10 +9,12 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +55,11 @@ static const OptDef opts[] = {
 	{"pool-size", "RELAY_POOL_SIZE", "N", OPT_INT, FIELD(pool_size), 1, 1000, "4",
 	"database connections, opened at start and kept"},
 	{"max-connections", "RELAY_MAX_CONNECTIONS", "N", OPT_INT, FIELD(max_connections), 1, 10000, "256",
-	"most client connections (one thread each) at a time"},
+	"most client connections (one thread each) at a time; when\n        full, the oldest one still sending its request is cut off"},
 	{"max-body", "RELAY_MAX_BODY", "BYTES", OPT_SIZE, FIELD(max_body), 1, 1L << 30, "1m",
 	"largest request body (suffix k, m: KiB, MiB); larger: 413"},
 	{"timeout", "RELAY_TIMEOUT", "SECONDS", OPT_INT, FIELD(timeout), 1, 3600, "10",
-	"close a client idle this long; a body must arrive within it too"},
+	"close a client connection silent this long"},
 	{"pool-wait-ms", "RELAY_POOL_WAIT_MS", "MS", OPT_INT, FIELD(pool_wait_ms), 0, 600000, "2000",
 	"longest wait for a free database connection; then 503"},
 	{"statement-timeout-ms", "RELAY_STATEMENT_TIMEOUT_MS", "MS", OPT_INT, FIELD(statement_timeout_ms), 0, INT_MAX, "0",
@@ -66,6 +68,16 @@ static const OptDef opts[] = {
 	"libpq connect_timeout, unless the conninfo sets one"},
 	{"shutdown-timeout", "RELAY_SHUTDOWN_TIMEOUT", "SECONDS", OPT_INT, FIELD(shutdown_timeout), 0, 3600, "30",
 	"on SIGTERM/SIGINT, wait this long for requests in flight,\n        then cancel their statements (they answer 503)"},
+	{"header-timeout", "RELAY_HEADER_TIMEOUT", "SECONDS", OPT_INT, FIELD(header_timeout), 1, 3600, "10",
+	"request line and headers must arrive within this many seconds\n        of the connection (or of the previous answer on it)"},
+	{"request-timeout", "RELAY_REQUEST_TIMEOUT", "SECONDS", OPT_INT, FIELD(request_timeout), 1, 3600, "30",
+	"the whole request, body included, must arrive within this\n        many seconds of the connection (or of the previous answer)"},
+	{"max-connections-per-ip", "RELAY_MAX_CONNECTIONS_PER_IP", "N", OPT_INT, FIELD(max_per_ip), 0, 10000, "64",
+	"most connections from one client address; 0: no limit.\n        Behind a reverse proxy all come from the proxy's address"},
+	{"max-body-total", "RELAY_MAX_BODY_TOTAL", "BYTES", OPT_SIZE, FIELD(max_body_total), 1, 1L << 34, "16m",
+	"bodies held at once over all connections (k, m suffixes);\n        a body that does not fit: 503 with Retry-After"},
+	{"allow-from", "RELAY_ALLOW_FROM", "CIDR,...", OPT_STRING, FIELD(allow_from), 0, 0, "",
+	"accept connections only from these networks (IPv4/IPv6\n        CIDR, comma or space separated); empty: from anywhere"},
 };
 
 #define NOPTS ((int) (sizeof(opts) / sizeof(opts[0])))
@@ -99,7 +111,9 @@ Usage(FILE *out)
 			"Signals: SIGTERM or SIGINT stop accepting connections, finish the\n"
 			"requests in flight, close the database connections and exit 0.\n"
 			"Log: one line per request on stderr (time, method, path, status,\n"
-			"event id, latency); never the body, the signature or a secret.\n");
+			"event id, latency); never the body, the signature or a secret.\n"
+			"Lines about refused or cut-off requests and connections: at most one\n"
+			"per reason per second, the rest counted (\"N similar lines suppressed\").\n");
 }
 
 /*
@@ -152,6 +166,117 @@ ParseListen(RelayConfig *cfg, const char *text)
 		Die("listen address", cfg->listen, gai_strerror(rc));
 	memcpy(&cfg->listen_addr, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
+}
+
+/*
+ * ParseAllowFrom
+ *		Parse the comma- or space-separated CIDR list cfg->allow_from into
+ *		cfg->nets; a bare address is a /32 or /128.
+ */
+static void
+ParseAllowFrom(RelayConfig *cfg)
+{
+	const char *p = cfg->allow_from;
+	size_t		n = strlen(p) / 2 + 1;
+
+	cfg->nets = calloc(n, sizeof(RelayNet));
+	cfg->nnets = 0;
+	if (cfg->nets == NULL)
+		Die("--allow-from", "", "out of memory");
+	while (*p != '\0')
+	{
+		char		item[128];
+		char	   *slash;
+		size_t		len = strcspn(p, ", \t\n");
+		RelayNet   *net = &cfg->nets[cfg->nnets];
+		int			maxbits;
+
+		if (len == 0)
+		{
+			p++;
+			continue;
+		}
+		if (len >= sizeof(item))
+			Die("--allow-from entry", p, "too long");
+		memcpy(item, p, len);
+		item[len] = '\0';
+		p += len;
+		slash = strchr(item, '/');
+		if (slash != NULL)
+			*slash++ = '\0';
+		if (inet_pton(AF_INET, item, net->addr) == 1)
+			net->family = AF_INET, maxbits = 32;
+		else if (inet_pton(AF_INET6, item, net->addr) == 1)
+			net->family = AF_INET6, maxbits = 128;
+		else
+			Die("--allow-from address", item, "not an IPv4 or IPv6 address");
+		net->prefix = maxbits;
+		if (slash != NULL)
+		{
+			char	   *end;
+			long		bits = strtol(slash, &end, 10);
+
+			if (*slash == '\0' || *end != '\0' || bits < 0 || bits > maxbits)
+				Die("--allow-from prefix length", slash, "out of range");
+			net->prefix = (int) bits;
+		}
+		cfg->nnets++;
+	}
+}
+
+/*
+ * PrefixMatches
+ *		True if the first bits of a and b are equal.
+ */
+static bool
+PrefixMatches(const uint8_t *a, const uint8_t *b, int bits)
+{
+	int			full = bits / 8;
+	int			rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[full] ^ b[full]) & (0xFF << (8 - rest))) == 0;
+}
+
+/*
+ * ConfigAllows
+ *		True if addr is inside one of the --allow-from networks, or the list
+ *		is empty.  An IPv4-mapped IPv6 address (::ffff:a.b.c.d, an IPv4
+ *		client of an IPv6 socket) is matched as the IPv4 address.
+ */
+bool
+ConfigAllows(const RelayConfig *cfg, const struct sockaddr *addr)
+{
+	uint8_t		bytes[16];
+	int			family = addr->sa_family;
+	int			i;
+
+	if (cfg->nnets == 0)
+		return true;
+	if (family == AF_INET)
+		memcpy(bytes, &((const struct sockaddr_in *) addr)->sin_addr, 4);
+	else if (family == AF_INET6)
+	{
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *) addr)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+		{
+			family = AF_INET;
+			memcpy(bytes, &a6->s6_addr[12], 4);
+		}
+		else
+			memcpy(bytes, a6->s6_addr, 16);
+	}
+	else
+		return false;
+	for (i = 0; i < cfg->nnets; i++)
+		if (cfg->nets[i].family == family &&
+			PrefixMatches(bytes, cfg->nets[i].addr, cfg->nets[i].prefix))
+			return true;
+	return false;
 }
 
 /*
@@ -249,4 +374,12 @@ ConfigLoad(RelayConfig *cfg, int argc, char **argv)
 		Die("argument", argv[optind], "no positional arguments are taken");
 
 	ParseListen(cfg, cfg->listen);
+	ParseAllowFrom(cfg);
+
+	/* bodies over 64 KiB may use 3/4 of the budget: one must fit */
+	if (cfg->max_body > 64 * 1024 && cfg->max_body + 1 > cfg->max_body_total - cfg->max_body_total / 4)
+	{
+		snprintf(source, sizeof(source), "%zu", cfg->max_body_total);
+		Die("--max-body-total", source, "too small: three quarters of it must hold one body of --max-body");
+	}
 }

@@ -4,7 +4,7 @@
  *		The HTTP side of stripe-webhook-relay, on libmicrohttpd.
  *
  * libmicrohttpd runs one thread per client connection (at most
- * max_connections); a thread that runs a database call blocks until the
+ * max_connections, see guard.c); a thread that runs a database call blocks until the
  * pool gives it a connection (at most pool_wait_ms) and the call returns.
  * Not its thread pool mode: there each worker thread serves every
  * connection it accepted, one request at a time, and a worker accepts up to
@@ -19,14 +19,30 @@
  *	  GET|HEAD /healthz						200 if the database answers, else 503
  *	  anything else							404, or 405 with Allow
  *
- * What is refused before the database is asked: a missing Stripe-Signature
- * header (400), a body over max_body (413: by Content-Length before any of
- * it is read, or as soon as the streamed bytes pass the limit), and a body or
- * header with a NUL byte or invalid UTF-8 (400), which a text parameter
- * cannot carry and which Stripe never sends.
+ * Paths are matched on the raw request target, as sent: any percent-sign
+ * (an encoded slash, NUL, anything) is 404, never decoded into a match.
  *
- * Every request that reached the handler is logged once, when libmicrohttpd
- * reports it complete: time, method, path, status, event id, latency.
+ * What is refused before the database is asked (framing.c has the checks of
+ * the head; 400 unless said otherwise;
+ * the framing refusals also close the connection, so that bytes after the
+ * headers are never read as another request):
+ *	  - a header block whose size does not add up to the headers parsed from
+ *		it: a NUL byte (libmicrohttpd would cut the value there), a bare LF
+ *		line end, a folded header line; a CR or other control character in
+ *		a header value;
+ *	  - HTTP/1.1 without Host, or more than one Host;
+ *	  - Content-Length together with Transfer-Encoding (RFC 9112 6.3), more
+ *		than one of either, a Transfer-Encoding other than "chunked";
+ *	  - on the webhook: no Stripe-Signature header, or more than one; a body
+ *		over max_body (413: by Content-Length before any of it is read, or
+ *		as soon as the streamed bytes pass the limit); a body that does not
+ *		fit in the body budget (503 with Retry-After, see guard.c); a body
+ *		or header with a NUL byte or invalid UTF-8, which a text parameter
+ *		cannot carry and which Stripe never sends.
+ *
+ * Every request is logged once, when libmicrohttpd reports it complete:
+ * time, method, path, status, event id, latency.  Lines of refused requests
+ * (4xx, or cut off) are rate-limited per reason (log.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -41,6 +57,9 @@
 
 #include <microhttpd.h>
 
+#include "../src/retryable.h"
+#include "framing.h"
+#include "guard.h"
 #include "http.h"
 #include "log.h"
 
@@ -57,7 +76,12 @@ typedef enum Route
 /* Per-request state, from the first callback to the completion callback */
 typedef struct Request
 {
-	struct timespec start;		/* monotonic, when the headers were in */
+	struct timespec start;		/* monotonic, when the request line was in */
+	bool		started;		/* the access handler has seen it */
+	char	   *raw_uri;		/* request target as sent (not decoded) */
+	size_t		reserved;		/* body budget held (guard.c) */
+	bool		close;			/* answer with Connection: close */
+	const char *retry_after;	/* Retry-After of the answer, or NULL */
 	Route		route;
 	char		method[16];		/* sanitised, for the log */
 	char		path[128];		/* sanitised, for the log */
@@ -82,62 +106,6 @@ static struct
 								 * (atomic; srv.lock only to wait for 0) */
 	bool		stopping;		/* answer with Connection: close */
 } srv = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
-
-/*
- * Utf8Problem
- *		NULL if s[0..len) is valid UTF-8 without NUL bytes, else what is
- *		wrong.  Same rules as PostgreSQL: no overlong forms, no surrogates,
- *		nothing above U+10FFFF.
- */
-const char *
-Utf8Problem(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *) s;
-	const unsigned char *end = p + len;
-
-	while (p < end)
-	{
-		unsigned char c = *p;
-		int			n;
-		unsigned char lo = 0x80,
-					hi = 0xBF;
-
-		if (c == 0)
-			return "contains a NUL byte";
-		if (c < 0x80)
-		{
-			p++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF)
-			n = 1;
-		else if (c >= 0xE0 && c <= 0xEF)
-		{
-			n = 2;
-			if (c == 0xE0)
-				lo = 0xA0;		/* overlong */
-			else if (c == 0xED)
-				hi = 0x9F;		/* surrogates */
-		}
-		else if (c >= 0xF0 && c <= 0xF4)
-		{
-			n = 3;
-			if (c == 0xF0)
-				lo = 0x90;		/* overlong */
-			else if (c == 0xF4)
-				hi = 0x8F;		/* above U+10FFFF */
-		}
-		else
-			return "is not valid UTF-8";
-		if (end - p <= n || p[1] < lo || p[1] > hi)
-			return "is not valid UTF-8";
-		for (int i = 2; i <= n; i++)
-			if (p[i] < 0x80 || p[i] > 0xBF)
-				return "is not valid UTF-8";
-		p += n + 1;
-	}
-	return NULL;
-}
 
 /*
  * Sanitise
@@ -173,7 +141,9 @@ Respond(struct MHD_Connection *conn, Request *req, int status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	if (__atomic_load_n(&srv.stopping, __ATOMIC_RELAXED))
+	if (req->retry_after != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, req->retry_after);
+	if (req->close || __atomic_load_n(&srv.stopping, __ATOMIC_RELAXED))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
@@ -196,20 +166,6 @@ RespondMessage(struct MHD_Connection *conn, Request *req, int status,
 	snprintf(json, sizeof(json), "{\"status\": %d, \"message\": \"%s\"}",
 			 status, message);
 	return Respond(conn, req, status, json, allow);
-}
-
-/*
- * TransientSqlstate
- *		True for errors worth a retry by Stripe (503): connection problems,
- *		serialization failures and deadlocks, lack of resources, lock
- *		timeouts, cancellation and shutdown.
- */
-static bool
-TransientSqlstate(const char *s)
-{
-	return strncmp(s, "08", 2) == 0 || strncmp(s, "40", 2) == 0 ||
-		strncmp(s, "53", 2) == 0 || strncmp(s, "57", 2) == 0 ||
-		strcmp(s, "55P03") == 0;
 }
 
 /*
@@ -241,7 +197,7 @@ RespondDbError(struct MHD_Connection *conn, Request *req, const PGresult *res)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	LogLine("database error %s: %s", req->sqlstate, msg);
-	if (TransientSqlstate(req->sqlstate))
+	if (SqlstateIsRetryable(req->sqlstate))
 	{
 		req->note = "database busy";
 		return RespondMessage(conn, req, MHD_HTTP_SERVICE_UNAVAILABLE, "database busy, retry later", NULL);
@@ -339,24 +295,40 @@ ElapsedSeconds(const Request *req)
 
 /*
  * StartRequest
- *		First callback of a request (headers only): route it and refuse what
- *		can be refused without reading the body.  Returns MHD_YES to read the
- *		body, or the result of queueing the refusal.
+ *		First callback of a request (headers only): check its framing,
+ *		route it and refuse what can be refused without reading the body.
+ *		Returns MHD_YES to read the body, or the result of queueing the
+ *		refusal.
  */
 static enum MHD_Result
-StartRequest(struct MHD_Connection *conn, Request *req, const char *url,
-			 const char *method)
+StartRequest(struct MHD_Connection *conn, Request *req, const char *method,
+			 const char *version)
 {
+	HeaderScan	scan = {0};
 	const char *clen;
 
-	if (strcmp(url, WEBHOOK_PATH) == 0)
+	if ((req->note = FramingProblem(conn, method, req->raw_uri, version, &scan)) != NULL)
+	{
+		req->close = true;
+		return RespondMessage(conn, req, MHD_HTTP_BAD_REQUEST, req->note, NULL);
+	}
+	if (RawPathIs(req->raw_uri, WEBHOOK_PATH))
 	{
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-			return RespondMessage(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", "POST");
-		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Stripe-Signature") == NULL)
+		{
+			req->note = "method not allowed";
+			return RespondMessage(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED, req->note, "POST");
+		}
+		if (scan.signature == 0)
 		{
 			req->note = "no Stripe-Signature header";
 			return RespondMessage(conn, req, MHD_HTTP_BAD_REQUEST, "missing Stripe-Signature header", NULL);
+		}
+		if (scan.signature > 1)
+		{
+			req->note = "more than one Stripe-Signature header";
+			req->close = true;
+			return RespondMessage(conn, req, MHD_HTTP_BAD_REQUEST, req->note, NULL);
 		}
 		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (clen != NULL)
@@ -369,6 +341,14 @@ StartRequest(struct MHD_Connection *conn, Request *req, const char *url,
 				return RespondMessage(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, "body too large", NULL);
 			}
 			/* the size is known and within the limit: one allocation */
+			if (!GuardTakeBody(n + 1))
+			{
+				req->note = "too many request bodies in flight";
+				req->retry_after = "1";
+				req->close = true;
+				return RespondMessage(conn, req, MHD_HTTP_SERVICE_UNAVAILABLE, req->note, NULL);
+			}
+			req->reserved = n + 1;
 			req->cap = n + 1;
 			if ((req->body = malloc(req->cap)) == NULL)
 				return MHD_NO;
@@ -376,26 +356,30 @@ StartRequest(struct MHD_Connection *conn, Request *req, const char *url,
 		req->route = ROUTE_WEBHOOK;
 		return MHD_YES;
 	}
-	if (strcmp(url, HEALTH_PATH) == 0)
+	if (RawPathIs(req->raw_uri, HEALTH_PATH))
 	{
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-			return RespondMessage(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", "GET, HEAD");
+		{
+			req->note = "method not allowed";
+			return RespondMessage(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED, req->note, "GET, HEAD");
+		}
 		req->route = ROUTE_HEALTH;
 		return MHD_YES;
 	}
-	return RespondMessage(conn, req, MHD_HTTP_NOT_FOUND, "not found", NULL);
+	req->note = "not found";
+	return RespondMessage(conn, req, MHD_HTTP_NOT_FOUND, req->note, NULL);
 }
 
 /*
  * AppendBody
- *		Keep a chunk of the body, growing the buffer up to max_body + 1.
- *		False if the chunk would pass the limit or memory ran out.
+ *		Keep a chunk of the body, growing the buffer up to max_body + 1
+ *		within the body budget.  NULL if it fit, else why not.
  */
-static bool
+static const char *
 AppendBody(Request *req, const char *data, size_t size)
 {
 	if (size > srv.cfg->max_body - req->len)
-		return false;
+		return "body too large";
 	if (req->len + size + 1 > req->cap)
 	{
 		size_t		cap = req->cap ? req->cap : 16384;
@@ -405,14 +389,49 @@ AppendBody(Request *req, const char *data, size_t size)
 			cap *= 2;
 		if (cap > srv.cfg->max_body + 1)
 			cap = srv.cfg->max_body + 1;
+		if (cap > req->reserved)
+		{
+			if (!GuardTakeBody(cap - req->reserved))
+				return "too many request bodies in flight";
+			req->reserved = cap;
+		}
 		if ((p = realloc(req->body, cap)) == NULL)
-			return false;
+			return "out of memory";
 		req->body = p;
 		req->cap = cap;
 	}
 	memcpy(req->body + req->len, data, size);
 	req->len += size;
-	return true;
+	return NULL;
+}
+
+/*
+ * UriLogged
+ *		libmicrohttpd's URI log callback: the request line is in.  Start the
+ *		request's state with the request target as sent (libmicrohttpd
+ *		decodes the copy it passes to the access handler).
+ */
+static void *
+UriLogged(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	Request    *req;
+
+	(void) cls;
+	(void) conn;
+	if ((req = calloc(1, sizeof(Request))) == NULL)
+		return NULL;
+	if ((req->raw_uri = strdup(uri)) == NULL)
+	{
+		free(req);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &req->start);
+	req->route = ROUTE_OTHER;
+	/* the path only: a query string stays out of the log */
+	snprintf(req->path, sizeof(req->path), "%.*s", (int) strcspn(uri, "?"), uri);
+	Sanitise(req->path, sizeof(req->path), req->path);
+	__atomic_add_fetch(&srv.inflight, 1, __ATOMIC_SEQ_CST);
+	return req;
 }
 
 /*
@@ -426,20 +445,23 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 			  size_t *upload_data_size, void **con_cls)
 {
 	Request    *req = *con_cls;
+	const char *problem;
 
 	(void) cls;
-	(void) version;
+	(void) url;
 	if (req == NULL)
+		return MHD_NO;			/* out of memory in UriLogged */
+	if (!req->started)
 	{
-		if ((req = calloc(1, sizeof(Request))) == NULL)
-			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &req->start);
-		req->route = ROUTE_OTHER;
+		enum MHD_Result ret;
+
+		req->started = true;
 		Sanitise(req->method, sizeof(req->method), method);
-		Sanitise(req->path, sizeof(req->path), url);
-		*con_cls = req;
-		__atomic_add_fetch(&srv.inflight, 1, __ATOMIC_SEQ_CST);
-		return StartRequest(conn, req, url, method);
+		GuardSetPhase(conn, PHASE_BODY);
+		ret = StartRequest(conn, req, method, version);
+		if (req->status != 0)
+			GuardSetPhase(conn, PHASE_PROCESSING);
+		return ret;
 	}
 	if (req->status != 0)
 	{
@@ -449,33 +471,31 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (*upload_data_size > 0)
 	{
-		if (ElapsedSeconds(req) > srv.cfg->timeout)
-		{
-			req->note = "body not received in time";
-			return MHD_NO;
-		}
 		if (req->route == ROUTE_WEBHOOK &&
-			!AppendBody(req, upload_data, *upload_data_size))
+			(problem = AppendBody(req, upload_data, *upload_data_size)) != NULL)
 		{
-			if (req->len + *upload_data_size <= srv.cfg->max_body)
-			{
-				req->note = "out of memory";
+			req->note = problem;
+			if (strcmp(problem, "out of memory") == 0)
 				return MHD_NO;
-			}
-			/* streamed (chunked) body over the limit: read no further */
-			req->note = "body too large";
-			if (RespondMessage(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, req->note, NULL) == MHD_YES)
+			/* streamed (chunked) body over a limit: read no further */
+			req->close = true;
+			if (problem[0] == 't')
+				req->retry_after = "1";
+			if (RespondMessage(conn, req, problem[0] == 't' ? MHD_HTTP_SERVICE_UNAVAILABLE :
+							   MHD_HTTP_CONTENT_TOO_LARGE, req->note, NULL) == MHD_YES)
 			{
 				*upload_data_size = 0;
 				return MHD_YES;
 			}
 			/* libmicrohttpd 0.9 cannot answer in mid-body: close instead */
-			req->note = "body too large, connection closed";
+			req->note = problem[0] == 't' ? "too many request bodies in flight, connection closed" :
+				"body too large, connection closed";
 			return MHD_NO;
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	GuardSetPhase(conn, PHASE_PROCESSING);
 	if (req->route == ROUTE_WEBHOOK)
 		return HandleWebhook(conn, req);
 	return HandleHealth(conn, req);
@@ -484,22 +504,27 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 /*
  * RequestCompleted
  *		libmicrohttpd's completion callback: log the request, free it, and
- *		let a shutdown waiting for idleness know.
+ *		let a shutdown waiting for idleness know.  Lines of refused requests
+ *		(4xx, no answer) are rate-limited per reason.
  */
 static void
 RequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 				 enum MHD_RequestTerminationCode toe)
 {
 	Request    *req = *con_cls;
+	const char *cut = GuardCutReason(conn);
 	char		status[8];
-	char		note[96] = "";
+	char		note[160] = "";
+	char		addr[64];
+	char		key[96];
 
 	(void) cls;
-	(void) conn;
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
-	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+	if (cut != NULL)
+		req->note = cut;
+	else if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
 		req->note = "client timed out";
 	else if (toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT && req->note == NULL)
 		req->note = "client closed the connection";
@@ -512,8 +537,22 @@ RequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->note != NULL)
 		snprintf(note, sizeof(note), " (%s%s%s)", req->note,
 				 req->sqlstate[0] ? " " : "", req->sqlstate);
-	LogLine("%s %s %s %s %.1fms%s", req->method, req->path, status,
-			req->event_id[0] ? req->event_id : "-", ElapsedSeconds(req) * 1000.0, note);
+	if (req->status == 0 || (req->status >= 400 && req->status < 500) ||
+		req->retry_after != NULL)
+	{
+		GuardClientAddress(conn, addr, sizeof(addr));
+		snprintf(key, sizeof(key), "%s %s", status, req->note ? req->note : "from the handler");
+		LogLimited(key, "%s %s %s %s %.1fms%s from %s", req->method[0] ? req->method : "-",
+				   req->path, status, req->event_id[0] ? req->event_id : "-",
+				   ElapsedSeconds(req) * 1000.0, note, addr);
+	}
+	else
+		LogLine("%s %s %s %s %.1fms%s", req->method, req->path, status,
+				req->event_id[0] ? req->event_id : "-", ElapsedSeconds(req) * 1000.0, note);
+	if (req->reserved > 0)
+		GuardGiveBody(req->reserved);
+	GuardSetPhase(conn, PHASE_HEADERS);
+	free(req->raw_uri);
 	free(req->body);
 	free(req);
 
@@ -533,12 +572,15 @@ RequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /*
  * MhdLogger
- *		Route libmicrohttpd's own error messages into our log format.
+ *		Route libmicrohttpd's own error messages into our log format.  Most
+ *		are about what a client did (closed early, sent garbage), so they
+ *		are rate-limited like the relay's refusals, per message.
  */
 static void
 MhdLogger(void *cls, const char *fmt, va_list ap)
 {
 	char		msg[512];
+	char		key[64];
 	size_t		n;
 
 	(void) cls;
@@ -546,7 +588,8 @@ MhdLogger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	LogLine("libmicrohttpd: %s", msg);
+	snprintf(key, sizeof(key), "libmicrohttpd %s", fmt);
+	LogLimited(key, "libmicrohttpd: %s", msg);
 }
 
 /*
@@ -563,13 +606,26 @@ HttpStart(const RelayConfig *cfg, Pool *pool)
 	srv.pool = pool;
 	if (cfg->listen_addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	srv.daemon = MHD_start_daemon(flags, 0, NULL, NULL, AccessHandler, NULL,
+	if (!GuardStart(cfg))
+		return false;
+
+	/*
+	 * The guard keeps max_connections open and makes room by cutting slow
+	 * ones off; libmicrohttpd's own limit leaves headroom for those still
+	 * closing.
+	 */
+	srv.daemon = MHD_start_daemon(flags, 0, GuardAccept, NULL, AccessHandler, NULL,
 								  MHD_OPTION_EXTERNAL_LOGGER, MhdLogger, NULL,
-								  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg->max_connections,
+								  MHD_OPTION_CONNECTION_LIMIT,
+								  (unsigned int) (cfg->max_connections + 16 + cfg->max_connections / 4),
+								  MHD_OPTION_URI_LOG_CALLBACK, UriLogged, NULL,
+								  MHD_OPTION_NOTIFY_CONNECTION, GuardNotify, NULL,
 								  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->timeout,
 								  MHD_OPTION_NOTIFY_COMPLETED, RequestCompleted, NULL,
 								  MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &cfg->listen_addr,
 								  MHD_OPTION_END);
+	if (srv.daemon == NULL)
+		GuardStop();
 	return srv.daemon != NULL;
 }
 
@@ -618,4 +674,5 @@ HttpStop(void)
 {
 	MHD_stop_daemon(srv.daemon);
 	srv.daemon = NULL;
+	GuardStop();
 }

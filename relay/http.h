@@ -25,7 +25,4 @@ extern bool HttpWaitIdle(int seconds);
 /* Close every connection and stop the threads */
 extern void HttpStop(void);
 
-/* NULL if s[0..len) is valid UTF-8 without NUL bytes, else what is wrong */
-extern const char *Utf8Problem(const char *s, size_t len);
-
 #endif							/* RELAY_HTTP_H */

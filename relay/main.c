@@ -6,7 +6,8 @@
  *		and answers with the status the database decides.
  *
  * The main thread loads the settings, opens the connection pool, starts the
- * HTTP server (a thread per client connection) and then only waits for SIGTERM or SIGINT.  The
+ * HTTP server (a thread per client connection, watched by the connection
+ * guard) and then only waits for SIGTERM or SIGINT.  The
  * signals are blocked in every thread and taken with sigwait(), so there is
  * no asynchronous signal handler.  Shutdown: stop accepting, let in-flight
  * requests finish (after shutdown_timeout their queries are cancelled and
@@ -54,8 +55,11 @@ main(int argc, char **argv)
 		PoolDestroy(pool);
 		return 1;
 	}
-	LogLine("listening on %s (pool %d, max connections %d, max body %zu bytes, timeout %ds)",
-			cfg.listen, cfg.pool_size, cfg.max_connections, cfg.max_body, cfg.timeout);
+	LogLine("listening on %s (pool %d, max connections %d, %d per address, max body %zu bytes, "
+			"bodies in flight %zu bytes, timeout %ds, header timeout %ds, request timeout %ds%s%s)",
+			cfg.listen, cfg.pool_size, cfg.max_connections, cfg.max_per_ip, cfg.max_body,
+			cfg.max_body_total, cfg.timeout, cfg.header_timeout, cfg.request_timeout,
+			cfg.nnets > 0 ? ", allow from " : "", cfg.nnets > 0 ? cfg.allow_from : "");
 
 	while (sigwait(&sigs, &sig) != 0)
 		;

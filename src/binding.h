@@ -15,9 +15,9 @@
  * table (renamed, dropped, altered: a relcache invalidation), marks the cache
  * stale; the next ShopBindingAcquire() builds it again.
  *
- * Every handler calls ShopBindingAcquire() once, first: it takes a share
+ * Every handler calls ShopBindingAcquire() once, first: it takes a ROW SHARE
  * lock on stripe_webhook.binding for the rest of the transaction, so that a
- * bind_shop() (which locks it exclusively) waits for deliveries in flight,
+ * bind_shop() (which locks it EXCLUSIVE) waits for deliveries in flight,
  * and a delivery never writes half through one binding and half through
  * another.
  *
@@ -143,6 +143,8 @@ typedef enum ShopStmt
 	STMT_CART_LINES,
 	STMT_LOOKUP_ORDER,
 	STMT_WRITE_ORDER,
+	STMT_LOCK_STOCK,
+	STMT_TAKE_STOCK,
 	STMT_LOCK_ORDER,
 	STMT_MARK_PAID,
 	STMT_FLAG,

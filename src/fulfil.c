@@ -5,19 +5,25 @@
  *		order in the shop's tables, exactly once, inside the caller's
  *		transaction; and the start every checkout.session.* event shares.
  *
- * A completed session takes three steps, each one statement generated from
- * the shop binding (shop_sql.c) and kept:
+ * A completed session takes these steps, each a statement generated from
+ * the shop binding (shop_sql.c) and kept, but for the decision:
  *
  *	  read	 lock the cart row (FOR NO KEY UPDATE); then, in a fresh snapshot
  *			 (so it sees whatever the previous holder of the cart lock
  *			 committed): the session's existing order, a recorded expiry or
- *			 failure, and the cart's lines summed per product, locking the
- *			 products in ascending id order;
- *	  decide in C, no SQL: what to take from stock, whether the order needs
+ *			 failure, and the cart's lines summed per product with prices;
+ *	  decide in C, no SQL: whether the order takes stock, whether it needs
  *			 review and why, the money check;
- *	  write	 one data-modifying statement: the order, its items, the stock
- *			 taken, the cart locked, the user's new active cart, the
- *			 session's record and the order's change notices.
+ *	  write	 one data-modifying statement: the order, its items, the cart
+ *			 locked, the user's new active cart, the session's record;
+ *	  stock	 last: lock the products in ascending id order (a statement of
+ *			 its own), decide in C what is taken, then write it per line,
+ *			 with the review reason completed when something is short and
+ *			 the order's change notices.
+ *
+ * The products are locked last so that each product row is held from the
+ * stock step to commit only: when every cart holds the same products (a
+ * flash sale), fulfilments wait for each other only that long.
  *
  * Exactly once: every event of a session takes the user's lock and the
  * session's cart first, and the read runs in a snapshot taken after them,
@@ -71,9 +77,7 @@ typedef struct CartLine
 	int64		quantity;
 	int64		unit_amount;	/* minor units */
 	char	   *currency;
-	int64		stock;
-	int64		taken;			/* decided: taken from stock */
-	int64		shortfall;		/* decided: missing */
+	int64		taken;			/* taken from stock (the stock step) */
 } CartLine;
 
 /* What the read step found */
@@ -89,10 +93,9 @@ typedef struct CartRead
 typedef struct OrderDecision
 {
 	bool		take_stock;		/* the order takes stock and its cart */
-	OrderState	state;
+	OrderState	state;			/* before the stock step */
 	Review		review;
 	char	   *reason;			/* the reasons joined, or NULL */
-	int			nshort;			/* lines short of stock */
 } OrderDecision;
 
 /*
@@ -285,7 +288,7 @@ AddReview(Review *review, const char *hint, const char *reason)
 /*
  * ReadCart
  *		The read step after the cart lock: the cart's lines with their
- *		products locked, the session's order and recorded outcome.
+ *		prices, the session's order and recorded outcome.
  */
 static void
 ReadCart(SessionEvent *ev, CartRead *rd)
@@ -298,8 +301,8 @@ ReadCart(SessionEvent *ev, CartRead *rd)
 
 	rd->n = (int) SPI_processed;
 	rd->lines = palloc0(Max(rd->n, 1) * sizeof(CartLine));
-	rd->existing_order = rd->n > 0 ? SpiText(0, 6) : NULL;
-	rd->recorded = rd->n > 0 ? SpiText(0, 7) : NULL;
+	rd->existing_order = rd->n > 0 ? SpiText(0, 5) : NULL;
+	rd->recorded = rd->n > 0 ? SpiText(0, 6) : NULL;
 	for (int i = 0; i < rd->n; i++)
 	{
 		CartLine   *l = &rd->lines[i];
@@ -315,16 +318,31 @@ ReadCart(SessionEvent *ev, CartRead *rd)
 					 errdetail("Its price in %s is NULL.", ev->b->table_name[ROLE_PRODUCTS]),
 					 errhint("Set the product's price; nothing was changed.")));
 		l->currency = SpiText(i, 4);
-		l->stock = SpiInt64(i, 5, &isnull);
-		if (isnull)
-			l->stock = 0;
 	}
 }
 
 /*
+ * JoinReasons
+ *		The review reasons joined with "; ", or NULL when there are none.
+ */
+static char *
+JoinReasons(const Review *review)
+{
+	StringInfoData r;
+
+	if (review->n == 0)
+		return NULL;
+	initStringInfo(&r);
+	for (int i = 0; i < review->n; i++)
+		appendStringInfo(&r, "%s%s", i > 0 ? "; " : "", review->reason[i]);
+	return r.data;
+}
+
+/*
  * DecideOrder
- *		The decide step: no SQL.  What each line takes from stock and what
- *		is short, the money check, and the order's state.
+ *		The decide step: no SQL.  Whether the order takes stock, the money
+ *		check, and the order's state before the stock step (which can only
+ *		add "stock short").
  */
 static void
 DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
@@ -334,7 +352,6 @@ DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 	bool		mixed_currency = false;
 	bool		overflow = false;
 	int64		subtotal = 0;
-	StringInfoData shortfalls;
 
 	memset(d, 0, sizeof(*d));
 	d->take_stock = true;
@@ -357,21 +374,11 @@ DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 						   ev->cart_key, ev->cart.consumed_by));
 	}
 
-	/* price each line, take stock (rows are locked, ascending) */
-	initStringInfo(&shortfalls);
 	for (int i = 0; i < rd->n; i++)
 	{
 		CartLine   *l = &rd->lines[i];
 		int64		line;
 
-		l->taken = d->take_stock ? Max(Min(l->stock, l->quantity), 0) : 0;
-		l->shortfall = d->take_stock ? l->quantity - l->taken : 0;
-		if (l->shortfall > 0)
-		{
-			appendStringInfo(&shortfalls, "%sproduct %s short by " INT64_FORMAT " of " INT64_FORMAT,
-							 shortfalls.len > 0 ? ", " : "", l->product, l->shortfall, l->quantity);
-			d->nshort++;
-		}
 		if (pg_mul_s64_overflow(l->unit_amount, l->quantity, &line) ||
 			pg_add_s64_overflow(subtotal, line, &subtotal))
 			overflow = true;
@@ -380,10 +387,6 @@ DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 		else if (strcmp(cart_currency, l->currency) != 0)
 			mixed_currency = true;
 	}
-	if (shortfalls.len > 0)
-		AddReview(&d->review,
-				  "Restock and ship later, or refund the missing items; the shortfall is recorded on each order item.",
-				  psprintf("stock short: %s", shortfalls.data));
 
 	/* the money, in the shop's currency */
 	if (mixed_currency)
@@ -403,15 +406,7 @@ DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 						   s->amount_subtotal, s->currency, subtotal, cart_currency));
 
 	d->state = d->review.n > 0 ? ORDER_NEEDS_REVIEW : (s->paid ? ORDER_CONFIRMED : ORDER_PENDING);
-	if (d->review.n > 0)
-	{
-		StringInfoData r;
-
-		initStringInfo(&r);
-		for (int i = 0; i < d->review.n; i++)
-			appendStringInfo(&r, "%s%s", i > 0 ? "; " : "", d->review.reason[i]);
-		d->reason = r.data;
-	}
+	d->reason = JoinReasons(&d->review);
 }
 
 /*
@@ -455,10 +450,6 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 	Datum	   *quantities = palloc(rd->n * sizeof(Datum));
 	Datum	   *amounts = palloc(rd->n * sizeof(Datum));
 	Datum	   *currencies = palloc(rd->n * sizeof(Datum));
-	Datum	   *shortfalls = palloc(rd->n * sizeof(Datum));
-	Datum	   *taken = palloc(rd->n * sizeof(Datum));
-	Datum		changes[2];
-	int			nchanges = 0;
 	PaymentState payment = s->paid ? PAYMENT_PAID : PAYMENT_UNPAID;
 	char	   *order_id;
 
@@ -468,12 +459,7 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 		quantities[i] = Int64GetDatum(rd->lines[i].quantity);
 		amounts[i] = Int64GetDatum(rd->lines[i].unit_amount);
 		currencies[i] = CStringGetTextDatum(rd->lines[i].currency);
-		shortfalls[i] = Int64GetDatum(rd->lines[i].shortfall);
-		taken[i] = Int64GetDatum(rd->lines[i].taken);
 	}
-	changes[nchanges++] = CStringGetTextDatum("order_created");
-	if (d->state == ORDER_NEEDS_REVIEW)
-		changes[nchanges++] = CStringGetTextDatum("order_needs_review");
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[WO_USER] = CStringGetTextDatum(ev->user_key);
@@ -499,11 +485,7 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 	values[WO_QUANTITIES] = ArrayOf(quantities, rd->n, INT8OID);
 	values[WO_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
 	values[WO_LINE_CURRENCIES] = ArrayOf(currencies, rd->n, TEXTOID);
-	values[WO_SHORTFALLS] = ArrayOf(shortfalls, rd->n, INT8OID);
-	values[WO_TAKEN] = ArrayOf(taken, rd->n, INT8OID);
 	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
-	values[WO_EVENT] = NullableText(ev->event_id, nulls, WO_EVENT);
-	values[WO_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
 
 	ShopRun(b, STMT_WRITE_ORDER, values, nulls, SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -517,6 +499,93 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 				 errdetail("Checkout session \"%s\" was fulfilled by another transaction for another cart.", s->id),
 				 errhint("Stripe never sends one session for two carts: check what called the fulfilment; nothing was changed.")));
 	return order_id;
+}
+
+/*
+ * TakeStock
+ *		The stock step, last: lock the order's products in id order, take
+ *		what is there (never below zero; the rest is the line's shortfall),
+ *		and write it with the order's final status, reason and change
+ *		notices.  "stock short" goes first in the review, as it is stored.
+ */
+static void
+TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id)
+{
+	const ShopBinding *b = ev->b;
+	Datum		values[TS_NPARAMS];
+	char		nulls[TS_NPARAMS];
+	int			n = d->take_stock ? rd->n : 0;
+	Datum	   *products = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *quantities = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *taken = palloc(Max(n, 1) * sizeof(Datum));
+	Datum		changes[2];
+	int			nchanges = 0;
+	bool		short_stock = false;
+	StringInfoData shortfalls;
+
+	for (int i = 0; i < n; i++)
+	{
+		products[i] = CStringGetTextDatum(rd->lines[i].product);
+		quantities[i] = Int64GetDatum(rd->lines[i].quantity);
+	}
+
+	/* lock, in id order: the rows come back in the order the lines were read */
+	if (n > 0)
+	{
+		Datum		lock_values[LS_NPARAMS];
+
+		lock_values[LS_PRODUCTS] = ArrayOf(products, n, TEXTOID);
+		ShopRun(b, STMT_LOCK_STOCK, lock_values, NULL, SPI_OK_SELECT);
+		if ((int) SPI_processed != n)
+			elog(ERROR, "%d products locked for checkout session \"%s\", %d expected",
+				 (int) SPI_processed, ev->s.id, n);
+	}
+	initStringInfo(&shortfalls);
+	for (int i = 0; i < n; i++)
+	{
+		CartLine   *l = &rd->lines[i];
+		bool		isnull;
+		int64		stock = SpiInt64(i, 2, &isnull);
+
+		if (isnull || stock < 0)
+			stock = 0;
+		l->taken = Min(stock, l->quantity);
+		taken[i] = Int64GetDatum(l->taken);
+		if (l->taken < l->quantity)
+			appendStringInfo(&shortfalls, "%sproduct %s short by " INT64_FORMAT " of " INT64_FORMAT,
+							 shortfalls.len > 0 ? ", " : "", l->product,
+							 l->quantity - l->taken, l->quantity);
+	}
+	if (shortfalls.len > 0)
+	{
+		Review		review = {0};
+
+		AddReview(&review,
+				  "Restock and ship later, or refund the missing items; the shortfall is recorded on each order item.",
+				  psprintf("stock short: %s", shortfalls.data));
+		for (int i = 0; i < d->review.n; i++)
+			AddReview(&review, d->review.hint[i], d->review.reason[i]);
+		d->review = review;
+		d->reason = JoinReasons(&d->review);
+		d->state = ORDER_NEEDS_REVIEW;
+		short_stock = true;
+	}
+
+	changes[nchanges++] = CStringGetTextDatum("order_created");
+	if (d->state == ORDER_NEEDS_REVIEW)
+		changes[nchanges++] = CStringGetTextDatum("order_needs_review");
+	memset(nulls, ' ', sizeof(nulls));
+	values[TS_ORDER] = CStringGetTextDatum(order_id);
+	values[TS_SESSION] = CStringGetTextDatum(ev->s.id);
+	values[TS_PRODUCTS] = ArrayOf(products, n, TEXTOID);
+	values[TS_QUANTITIES] = ArrayOf(quantities, n, INT8OID);
+	values[TS_TAKEN] = ArrayOf(taken, n, INT8OID);
+	values[TS_SHORT] = BoolGetDatum(short_stock);
+	values[TS_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
+	values[TS_REASON] = NullableText(d->reason, nulls, TS_REASON);
+	values[TS_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
+	values[TS_EVENT] = NullableText(ev->event_id, nulls, TS_EVENT);
+	ShopRun(b, STMT_TAKE_STOCK, values, nulls, SPI_OK_INSERT);
 }
 
 /*
@@ -571,6 +640,7 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 				s->id, ev->cart_key, SessionDisplayValue(s->user_id), s->payment_status);
 
 	order_id = WriteOrder(ev, &rd, &d, &new_cart);
+	TakeStock(ev, &rd, &d, order_id);
 
 	if (d.take_stock)
 	{

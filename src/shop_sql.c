@@ -13,12 +13,13 @@
  * units, by the currency's exponent as Stripe counts it).
  *
  * What the shop's tables do not hold, the extension keeps in its own tables,
- * keyed by the text form of the shop's ids:
+ * keyed by the text form of the shop's ids and the name of the bound table
+ * they belong to (ids of two shops bound one after the other may be equal):
  *	  stripe_webhook.checkout_sessions  one row per session: its order, whether
  *		 the order consumed (locked) its cart, the payment state, the review
  *		 reason, a recorded expiry or payment failure.  Its primary key and
- *		 the unique order_id are what make one session one order, whatever
- *		 constraints the shop's tables have;
+ *		 the unique (order_table, order_id) are what make one session one
+ *		 order, whatever constraints the shop's tables have;
  *	  stripe_webhook.order_lines  quantity, price, shortfall and stock taken
  *		 per order line, so that a cancellation gives back exactly what was
  *		 taken;
@@ -105,6 +106,13 @@ ProductCurrency(const ShopBinding *b, const char *alias)
 	return psprintf("pg_catalog.lower(%s.%s::text)", alias, Col(b, F_PRODUCT_CURRENCY));
 }
 
+/* the orders table's name as a literal: what the extension's rows name */
+static char *
+OrderTable(const ShopBinding *b)
+{
+	return quote_literal_cstr(b->table[ROLE_ORDERS]);
+}
+
 /* store a generated statement with its parameter types */
 static void
 Keep(ShopBinding *b, ShopStmt which, const char *sql, int nargs, const Oid *types)
@@ -150,10 +158,9 @@ GenLockCart(ShopBinding *b)
 
 /*
  * GenCartLines
- *		STMT_CART_LINES.  ORDER BY under a row lock sorts first, then locks:
- *		products are locked in ascending id order.  NO KEY UPDATE (stock
- *		changes, keys do not) does not block other transactions' foreign key
- *		checks, e.g. a customer adding the product to a cart.
+ *		STMT_CART_LINES.  No product is locked here: the stock is taken last
+ *		(STMT_TAKE_STOCK), so that a product's row lock is held from there
+ *		to commit only, however many carts hold it.
  */
 static void
 GenCartLines(ShopBinding *b)
@@ -167,18 +174,17 @@ GenCartLines(ShopBinding *b)
 				   "    FROM %s ci WHERE ci.%s = %s"
 				   "   GROUP BY ci.%s HAVING pg_catalog.sum(ci.%s) > 0)"
 				   "SELECT p.%s::text AS product, l.quantity, %s AS unit_amount,"
-				   "       %s AS currency, p.%s::int8 AS stock,"
+				   "       %s AS currency,"
 				   "       s.order_id AS existing_order, s.outcome AS recorded"
 				   "  FROM %s p JOIN l ON p.%s = l.product"
 				   "  LEFT JOIN stripe_webhook.checkout_sessions s ON s.id = %s"
-				   " ORDER BY p.%s"
-				   "   FOR NO KEY UPDATE OF p",
+				   " ORDER BY p.%s",
 				   Col(b, F_ITEM_PRODUCT), Col(b, F_ITEM_QUANTITY),
 				   b->table[ROLE_CART_ITEMS], Col(b, F_ITEM_CART), Key(b, F_ITEM_CART, CL_CART),
 				   Col(b, F_ITEM_PRODUCT), Col(b, F_ITEM_QUANTITY),
 				   Col(b, F_PRODUCT_ID),
 				   ToMinor(b, F_PRODUCT_PRICE, psprintf("p.%s", Col(b, F_PRODUCT_PRICE)), currency),
-				   currency ? currency : quote_literal_cstr(b->currency), Col(b, F_PRODUCT_STOCK),
+				   currency ? currency : quote_literal_cstr(b->currency),
 				   b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), P(CL_SESSION),
 				   Col(b, F_PRODUCT_ID));
 	Keep(b, STMT_CART_LINES, sql, CL_NPARAMS, types);
@@ -236,9 +242,8 @@ GenWriteOrder(ShopBinding *b)
 	for (int i = 0; i < WO_NPARAMS; i++)
 		types[i] = TEXTOID;
 	types[WO_SUBTOTAL] = types[WO_TOTAL] = INT8OID;
-	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = types[WO_CHANGES] = TEXTARRAYOID;
+	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = TEXTARRAYOID;
 	types[WO_QUANTITIES] = types[WO_UNIT_AMOUNTS] = INT8ARRAYOID;
-	types[WO_SHORTFALLS] = types[WO_TAKEN] = INT8ARRAYOID;
 	types[WO_CONSUME] = BOOLOID;
 
 	/* the order: mapped columns, then the binding's constants */
@@ -277,14 +282,13 @@ GenWriteOrder(ShopBinding *b)
 					 "  RETURNING %s AS id, %s::text AS id_text"
 					 "), u AS ("
 					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s))"
-					 "    AS u(product, quantity, unit_amount, currency, shortfall, taken)",
+					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					 "    AS u(product, quantity, unit_amount, currency)",
 					 b->table[ROLE_ORDERS], cols.data, b->constants[ROLE_ORDERS],
 					 vals.data, b->constant_values[ROLE_ORDERS],
 					 Col(b, F_ORDER_ID), Col(b, F_ORDER_ID),
 					 P(WO_PRODUCTS), P(WO_QUANTITIES), P(WO_UNIT_AMOUNTS),
-					 P(WO_LINE_CURRENCIES), P(WO_SHORTFALLS), P(WO_TAKEN));
+					 P(WO_LINE_CURRENCIES));
 
 	/* the order's items */
 	appendStringInfo(&sql,
@@ -301,23 +305,19 @@ GenWriteOrder(ShopBinding *b)
 					 b->field[F_LINE_QUANTITY].cast,
 					 FromMinor(b, F_LINE_UNIT_PRICE, "u.unit_amount", line_currency));
 	if (b->field[F_LINE_SHORTFALL].bound)
-		appendStringInfo(&sql, ", u.shortfall::%s", b->field[F_LINE_SHORTFALL].cast);
+		appendStringInfo(&sql, ", 0::%s", b->field[F_LINE_SHORTFALL].cast);
 	if (b->field[F_LINE_STOCK_TAKEN].bound)
-		appendStringInfo(&sql, ", u.taken::%s", b->field[F_LINE_STOCK_TAKEN].cast);
+		appendStringInfo(&sql, ", 0::%s", b->field[F_LINE_STOCK_TAKEN].cast);
 	appendStringInfo(&sql, "%s FROM o, u", b->constant_values[ROLE_ORDER_ITEMS]);
 
-	/* what the extension keeps of each line; the stock taken */
-	appendStringInfo(&sql,
-					 "), x AS ("
-					 "  INSERT INTO stripe_webhook.order_lines"
-					 "    (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)"
-					 "  SELECT o.id_text, u.product, u.quantity, u.unit_amount, u.shortfall, u.taken"
-					 "    FROM o, u"
-					 "), t AS ("
-					 "  UPDATE %s p SET %s = p.%s - u.taken"
-					 "    FROM o, u WHERE p.%s = u.product::%s AND u.taken > 0",
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast);
+	/* what the extension keeps of each line (STMT_TAKE_STOCK fills in) */
+	appendStringInfoString(&sql,
+						   "), x AS ("
+						   "  INSERT INTO stripe_webhook.order_lines"
+						   "    (order_table, order_id, product_id, quantity, unit_amount)"
+						   "  SELECT ");
+	appendStringInfo(&sql, "%s, o.id_text, u.product, u.quantity, u.unit_amount FROM o, u",
+					 OrderTable(b));
 
 	/* the cart, consumed; the user's new active cart */
 	appendStringInfo(&sql,
@@ -347,32 +347,115 @@ GenWriteOrder(ShopBinding *b)
 					 Col(b, F_CART_LOCKED), Col(b, F_CART_ID), Key(b, F_CART_ID, WO_CART),
 					 Col(b, F_CART_ID));
 
-	/* the session's record (claimed once) and the change notices */
+	/* the session's record, claimed once */
 	appendStringInfo(&sql,
 					 "), k AS ("
 					 "  INSERT INTO stripe_webhook.checkout_sessions AS s"
-					 "    (id, cart_table, cart_id, user_id, order_id, consumed_cart, payment_status, review_reason)"
-					 "  SELECT %s, %s, %s, %s, o.id_text, %s, %s, %s FROM o"
+					 "    (id, cart_table, cart_id, user_id, order_table, order_id, consumed_cart,"
+					 "     payment_status, review_reason)"
+					 "  SELECT %s, %s, %s, %s, %s, o.id_text, %s, %s, %s FROM o"
 					 "  ON CONFLICT (id) DO UPDATE"
-					 "    SET order_id = excluded.order_id, consumed_cart = excluded.consumed_cart,"
+					 "    SET order_table = excluded.order_table, order_id = excluded.order_id,"
+					 "        consumed_cart = excluded.consumed_cart,"
 					 "        payment_status = excluded.payment_status,"
 					 "        review_reason = excluded.review_reason, updated_at = pg_catalog.now()"
 					 "    WHERE s.order_id IS NULL"
 					 "  RETURNING 1"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT o.id_text, ch.change, %s, %s, %s"
-					 "    FROM o, pg_catalog.unnest(%s) AS ch(change)"
 					 ")"
 					 "SELECT o.id_text, (SELECT n.id FROM n) AS new_cart,"
 					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed"
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
-					 P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
-					 P(WO_STATUS_WORD), P(WO_SESSION), P(WO_EVENT), P(WO_CHANGES));
+					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON));
 	Keep(b, STMT_WRITE_ORDER, sql.data, WO_NPARAMS, types);
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
+}
+
+/*
+ * GenTakeStock
+ *		STMT_LOCK_STOCK and STMT_TAKE_STOCK.  The products are locked in
+ *		ascending id order, which keeps concurrent fulfilments and
+ *		cancellations deadlock-free; what is taken is decided in C on the
+ *		locked rows and written by the next statement, whose snapshot sees
+ *		them as locked (one statement that locked and updated would update
+ *		the versions its own snapshot saw).
+ */
+static void
+GenTakeStock(ShopBinding *b)
+{
+	Oid			lock_types[LS_NPARAMS] = {TEXTARRAYOID};
+	Oid			types[TS_NPARAMS];
+	StringInfoData s;
+
+	Keep(b, STMT_LOCK_STOCK,
+		 psprintf("SELECT p.%s::text, p.%s::int8 FROM %s p"
+				  " WHERE p.%s = ANY (%s::%s[])"
+				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
+				  Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK), b->table[ROLE_PRODUCTS],
+				  Col(b, F_PRODUCT_ID), P(LS_PRODUCTS), b->field[F_PRODUCT_ID].cast,
+				  Col(b, F_PRODUCT_ID)),
+		 LS_NPARAMS, lock_types);
+
+	for (int i = 0; i < TS_NPARAMS; i++)
+		types[i] = TEXTOID;
+	types[TS_PRODUCTS] = types[TS_CHANGES] = TEXTARRAYOID;
+	types[TS_QUANTITIES] = types[TS_TAKEN] = INT8ARRAYOID;
+	types[TS_SHORT] = BOOLOID;
+
+	initStringInfo(&s);
+	appendStringInfo(&s,
+					 "WITH t AS ("
+					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
+					 "    pg_catalog.unnest(%s)) AS t(product, quantity, taken)"
+					 "), u AS ("
+					 "  UPDATE %s x SET %s = x.%s - t.taken"
+					 "    FROM t WHERE x.%s = t.product::%s AND t.taken > 0"
+					 "), l AS ("
+					 "  UPDATE stripe_webhook.order_lines ol"
+					 "     SET stock_taken = t.taken, shortfall = t.quantity - t.taken"
+					 "    FROM t WHERE ol.order_table = %s AND ol.order_id = %s AND ol.product_id = t.product",
+					 P(TS_PRODUCTS), P(TS_QUANTITIES), P(TS_TAKEN),
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 OrderTable(b), P(TS_ORDER));
+	if (b->field[F_LINE_SHORTFALL].bound || b->field[F_LINE_STOCK_TAKEN].bound)
+	{
+		appendStringInfo(&s, "), i AS (UPDATE %s oi SET ", b->table[ROLE_ORDER_ITEMS]);
+		if (b->field[F_LINE_SHORTFALL].bound)
+			appendStringInfo(&s, "%s = (t.quantity - t.taken)::%s%s", Col(b, F_LINE_SHORTFALL),
+							 b->field[F_LINE_SHORTFALL].cast,
+							 b->field[F_LINE_STOCK_TAKEN].bound ? ", " : "");
+		if (b->field[F_LINE_STOCK_TAKEN].bound)
+			appendStringInfo(&s, "%s = t.taken::%s", Col(b, F_LINE_STOCK_TAKEN),
+							 b->field[F_LINE_STOCK_TAKEN].cast);
+		appendStringInfo(&s, " FROM t WHERE oi.%s = %s AND oi.%s = t.product::%s",
+						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, TS_ORDER), Col(b, F_LINE_PRODUCT),
+						 b->field[F_LINE_PRODUCT].cast);
+	}
+
+	/* the order's status and reason, when something was short */
+	appendStringInfo(&s,
+					 "), o AS ("
+					 "  UPDATE %s o SET %s = %s",
+					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), Key(b, F_ORDER_STATUS, TS_STATUS_WORD));
+	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
+			   b->field[F_ORDER_REVIEW_REASON].bound ? Key(b, F_ORDER_REVIEW_REASON, TS_REASON) : NULL);
+	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
+	appendStringInfo(&s,
+					 "   WHERE o.%s = %s AND %s"
+					 "), k AS ("
+					 "  UPDATE stripe_webhook.checkout_sessions s SET review_reason = %s"
+					 "   WHERE s.id = %s AND %s"
+					 ")"
+					 "INSERT INTO stripe_webhook.order_changes"
+					 "  (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "SELECT %s, %s, c.change, %s, %s, %s"
+					 "  FROM pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n) ORDER BY c.n",
+					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER), P(TS_SHORT),
+					 P(TS_REASON), P(TS_SESSION), P(TS_SHORT),
+					 OrderTable(b), P(TS_ORDER), P(TS_STATUS_WORD), P(TS_SESSION), P(TS_EVENT),
+					 P(TS_CHANGES));
+	Keep(b, STMT_TAKE_STOCK, s.data, TS_NPARAMS, types);
 }
 
 /*
@@ -404,11 +487,11 @@ GenOrderStatements(ShopBinding *b)
 		 psprintf("SELECT s.order_id, o.%s::text AS status, s.payment_status,"
 				  "       s.review_reason, s.consumed_cart"
 				  "  FROM stripe_webhook.checkout_sessions s"
-				  "  JOIN %s o ON o.%s = s.order_id::%s"
+				  "  JOIN %s o ON o.%s = CASE WHEN s.order_table = %s THEN s.order_id::%s END"
 				  " WHERE s.id = %s"
 				  "   FOR NO KEY UPDATE OF o, s",
 				  Col(b, F_ORDER_STATUS), b->table[ROLE_ORDERS], Col(b, F_ORDER_ID),
-				  b->field[F_ORDER_ID].cast, P(LK_SESSION)),
+				  OrderTable(b), b->field[F_ORDER_ID].cast, P(LK_SESSION)),
 		 LK_NPARAMS, text1);
 
 	/* paid: the session's record, then the shop's order */
@@ -432,11 +515,11 @@ GenOrderStatements(ShopBinding *b)
 					 "   SET payment_status = %s, review_reason = %s, updated_at = pg_catalog.now()"
 					 " WHERE id = %s"
 					 "), g AS (INSERT INTO stripe_webhook.order_changes"
-					 "   (order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "   VALUES (%s, 'order_needs_review', %s, %s, %s))"
+					 "   (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "   VALUES (%s, %s, 'order_needs_review', %s, %s, %s))"
 					 "UPDATE %s o SET %s = %s",
 					 P(FL_PAYMENT), P(FL_REASON), P(FL_SESSION),
-					 P(FL_ORDER), P(FL_STATUS_WORD), P(FL_SESSION), P(FL_EVENT),
+					 OrderTable(b), P(FL_ORDER), P(FL_STATUS_WORD), P(FL_SESSION), P(FL_EVENT),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, FL_STATUS_WORD));
 	SetIfBound(&s, b, F_ORDER_PAYMENT_STATUS,
@@ -468,13 +551,14 @@ GenOrderStatements(ShopBinding *b)
 					 "WITH r AS ("
 					 "  UPDATE %s p SET %s = p.%s + l.stock_taken"
 					 "    FROM stripe_webhook.order_lines l"
-					 "   WHERE l.order_id = %s AND p.%s = l.product_id::%s AND l.stock_taken > 0"
+					 "   WHERE l.order_table = %s AND l.order_id = %s"
+					 "     AND p.%s = l.product_id::%s AND l.stock_taken > 0"
 					 "), z AS ("
 					 "  UPDATE stripe_webhook.order_lines SET stock_taken = 0"
-					 "   WHERE order_id = %s AND stock_taken > 0",
+					 "   WHERE order_table = %s AND order_id = %s AND stock_taken > 0",
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 P(CA_ORDER), Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 P(CA_ORDER));
+					 OrderTable(b), P(CA_ORDER), Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 OrderTable(b), P(CA_ORDER));
 	if (b->field[F_LINE_STOCK_TAKEN].bound)
 		appendStringInfo(&s,
 						 "), zi AS ("
@@ -488,12 +572,12 @@ GenOrderStatements(ShopBinding *b)
 					 "     SET payment_status = %s, updated_at = pg_catalog.now() WHERE id = %s"
 					 "), g AS ("
 					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  VALUES (%s, 'order_cancelled', %s, %s, %s)"
+					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  VALUES (%s, %s, 'order_cancelled', %s, %s, %s)"
 					 ")"
 					 "UPDATE %s o SET %s = %s",
 					 P(CA_PAYMENT), P(CA_SESSION),
-					 P(CA_ORDER), P(CA_STATUS_WORD), P(CA_SESSION), P(CA_EVENT),
+					 OrderTable(b), P(CA_ORDER), P(CA_STATUS_WORD), P(CA_SESSION), P(CA_EVENT),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, CA_STATUS_WORD));
 	SetIfBound(&s, b, F_ORDER_PAYMENT_STATUS,
@@ -541,10 +625,10 @@ GenCartStatements(ShopBinding *b)
 	Keep(b, STMT_LOCK_PRODUCTS,
 		 psprintf("SELECT p.%s FROM %s p"
 				  " WHERE p.%s IN (SELECT l.product_id::%s FROM stripe_webhook.order_lines l"
-				  "                 WHERE l.order_id = %s)"
+				  "                 WHERE l.order_table = %s AND l.order_id = %s)"
 				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
 				  Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID),
-				  b->field[F_PRODUCT_ID].cast, P(LP_ORDER), Col(b, F_PRODUCT_ID)),
+				  b->field[F_PRODUCT_ID].cast, OrderTable(b), P(LP_ORDER), Col(b, F_PRODUCT_ID)),
 		 LP_NPARAMS, text1);
 
 	/*
@@ -554,7 +638,7 @@ GenCartStatements(ShopBinding *b)
 	Keep(b, STMT_RESTORE,
 		 psprintf("WITH l AS ("
 				  "  SELECT l.product_id::%s AS product, l.quantity"
-				  "    FROM stripe_webhook.order_lines l WHERE l.order_id = %s"
+				  "    FROM stripe_webhook.order_lines l WHERE l.order_table = %s AND l.order_id = %s"
 				  "), u AS ("
 				  "  UPDATE %s ci SET %s = LEAST(ci.%s::int8 + l.quantity, " INT64_FORMAT ")::%s"
 				  "    FROM l"
@@ -566,7 +650,7 @@ GenCartStatements(ShopBinding *b)
 				  "INSERT INTO %s (%s, %s, %s%s)"
 				  " SELECT %s, l.product, LEAST(l.quantity, " INT64_FORMAT ")::%s%s FROM l"
 				  "  WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.product = l.product)",
-				  b->field[F_ITEM_PRODUCT].cast, P(RS_ORDER),
+				  b->field[F_ITEM_PRODUCT].cast, OrderTable(b), P(RS_ORDER),
 				  b->table[ROLE_CART_ITEMS], Col(b, F_ITEM_QUANTITY), Col(b, F_ITEM_QUANTITY),
 				  qmax, b->field[F_ITEM_QUANTITY].cast,
 				  Col(b, F_ITEM_CART), Key(b, F_ITEM_CART, RS_CART), Col(b, F_ITEM_PRODUCT),
@@ -590,6 +674,7 @@ ShopGenerateStatements(ShopBinding *b)
 	GenLockCart(b);
 	GenCartLines(b);
 	GenWriteOrder(b);
+	GenTakeStock(b);
 	GenOrderStatements(b);
 	GenCartStatements(b);
 }

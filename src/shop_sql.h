@@ -25,10 +25,10 @@ typedef enum LockCartParam
 } LockCartParam;
 
 /*
- * STMT_CART_LINES: the cart's lines summed per product, products locked in
- * id order.  Returns product (text), quantity (int8), unit_amount (int8,
- * minor units), currency, stock (int8), existing_order (text), recorded
- * (outcome).
+ * STMT_CART_LINES: the cart's lines summed per product, in product id
+ * order (no product lock: STMT_TAKE_STOCK takes them last).  Returns
+ * product (text), quantity (int8), unit_amount (int8, minor units),
+ * currency, existing_order (text), recorded (outcome).
  */
 typedef enum CartLinesParam
 {
@@ -42,10 +42,10 @@ typedef enum LookupOrderParam
 } LookupOrderParam;
 
 /*
- * STMT_WRITE_ORDER: the order, its items, the stock taken, the cart locked,
- * the user's new active cart, the session's record and the order's change
- * notices, in one statement.  Returns order_id (text), new_cart (text or
- * NULL), claimed (int8: 1 when the session row was claimed for this order).
+ * STMT_WRITE_ORDER: the order, its items (nothing taken yet), the cart
+ * locked, the user's new active cart and the session's record, in one
+ * statement.  Returns order_id (text), new_cart (text or NULL), claimed
+ * (int8: 1 when the session row was claimed for this order).
  */
 typedef enum WriteOrderParam
 {
@@ -72,13 +72,42 @@ typedef enum WriteOrderParam
 	WO_QUANTITIES,				/* int8[] */
 	WO_UNIT_AMOUNTS,			/* int8[], minor units */
 	WO_LINE_CURRENCIES,			/* text[] */
-	WO_SHORTFALLS,				/* int8[] */
-	WO_TAKEN,					/* int8[] */
 	WO_CONSUME,					/* bool: the order locks its cart */
-	WO_EVENT,					/* Stripe event id or NULL */
-	WO_CHANGES,					/* text[]: order_changes rows to add */
 	WO_NPARAMS
 } WriteOrderParam;
+
+/*
+ * STMT_LOCK_STOCK: the products of a new order, locked in id order (the
+ * sort comes before the row locks).  Returns product (text), stock (int8),
+ * in id order.  Run as a statement of its own: the next statement's
+ * snapshot then sees the locked rows as they are.
+ */
+typedef enum LockStockParam
+{
+	LS_PRODUCTS,				/* text[] */
+	LS_NPARAMS
+} LockStockParam;
+
+/*
+ * STMT_TAKE_STOCK: the last step of a new order, after STMT_LOCK_STOCK.
+ * Takes what was decided from stock, records it on the order's lines; when
+ * the stock step made the order need review, sets its status and reason;
+ * adds the order's change notices with its final status.
+ */
+typedef enum TakeStockParam
+{
+	TS_ORDER,
+	TS_SESSION,
+	TS_PRODUCTS,				/* text[] */
+	TS_QUANTITIES,				/* int8[] */
+	TS_TAKEN,					/* int8[] */
+	TS_SHORT,					/* bool: the stock step set the review */
+	TS_STATUS_WORD,				/* the order's final status word */
+	TS_REASON,					/* the final review reason, or NULL */
+	TS_CHANGES,					/* text[]: the change notices to add */
+	TS_EVENT,					/* Stripe event id or NULL */
+	TS_NPARAMS
+} TakeStockParam;
 
 /*
  * STMT_LOCK_ORDER: the session's order, locked, with what the extension

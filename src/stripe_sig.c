@@ -22,6 +22,12 @@
  *	- a bare or empty v1, or a v1 with non-ASCII text, makes node or Python
  *	  abort with an exception: the whole header is rejected.
  *
+ * The same rule holds for the payload: one that starts with a UTF-8 byte
+ * order mark (EF BB BF, U+FEFF) never matches.  stripe-node, given the raw
+ * body as a Buffer (what Express's raw() parser hands it), decodes it with
+ * a TextDecoder that strips the mark and signs what is left; python3-stripe
+ * signs it whole.
+ *
  * The HMAC key is the secret's bytes as given (the whole "whsec_..."
  * string); the message is decimal(t) "." payload; signatures are compared
  * as lower-case hex in constant time (CRYPTO_memcmp).
@@ -54,6 +60,9 @@ struct StripeSigKey
 };
 
 static const char hexdigits[] = "0123456789abcdef";
+
+/* UTF-8 encoding of U+FEFF, the byte order mark */
+static const char utf8_bom[] = "\xef\xbb\xbf";
 
 /*
  * stripe_sig_status_message
@@ -542,9 +551,21 @@ stripe_sig_header_matches(const StripeSigHeader *hdr, const char *hex)
 }
 
 /*
+ * stripe_sig_payload_has_bom
+ *		Does the payload start with a UTF-8 byte order mark?  Such a payload
+ *		never matches (see the top of this file).
+ */
+int
+stripe_sig_payload_has_bom(const char *payload, size_t payload_len)
+{
+	return payload_len >= 3 && memcmp(payload, utf8_bom, 3) == 0;
+}
+
+/*
  * stripe_sig_key_match
  *		Sign the payload with the header's timestamp and look for it among
- *		the header's v1 values.
+ *		the header's v1 values.  A payload starting with a byte order mark
+ *		matches nothing.
  */
 int
 stripe_sig_key_match(StripeSigKey *key, const StripeSigHeader *hdr,
@@ -554,6 +575,8 @@ stripe_sig_key_match(StripeSigKey *key, const StripeSigHeader *hdr,
 
 	if (!stripe_sig_key_sign(key, hdr->tstr, hdr->tstr_len, payload, payload_len, hex))
 		return -1;
+	if (stripe_sig_payload_has_bom(payload, payload_len))
+		return 0;
 	return stripe_sig_header_matches(hdr, hex);
 }
 

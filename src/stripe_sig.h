@@ -111,8 +111,15 @@ extern int	stripe_sig_key_sign(StripeSigKey *key, const char *prefix, size_t pre
 extern int	stripe_sig_header_matches(const StripeSigHeader *hdr, const char *hex);
 
 /*
+ * 1 if the payload starts with a UTF-8 byte order mark (EF BB BF): such a
+ * payload never matches, as the two Stripe libraries disagree on it.
+ */
+extern int	stripe_sig_payload_has_bom(const char *payload, size_t payload_len);
+
+/*
  * Does the key sign the payload as one of the header's v1 values?  1 yes,
- * 0 no, -1 OpenSSL failed.
+ * 0 no (always for a payload starting with a byte order mark), -1 OpenSSL
+ * failed.
  */
 extern int	stripe_sig_key_match(StripeSigKey *key, const StripeSigHeader *hdr,
 								 const char *payload, size_t payload_len);

@@ -43,6 +43,8 @@
  */
 #include "postgres.h"
 
+#include <time.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -58,9 +60,10 @@
 
 #include "errcodes.h"
 #include "fulfil.h"
-#include "spi_util.h"
+#include "retryable.h"
 #include "secrets.h"
 #include "signature.h"
+#include "spi_util.h"
 #include "stripe_webhook.h"
 #include "webhook.h"
 
@@ -110,21 +113,15 @@ static Oid	event_coltypes[] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOI
 
 /*
  * IsTransientError
- *		Errors worth a 503 (Stripe retries and the retry can succeed):
- *		class 40 (serialization failure 40001, deadlock 40P01, ...), lock
- *		not available (55P03, lock_timeout / NOWAIT), query canceled (57014,
- *		statement_timeout), class 53 (out of memory, disk full, ...) and a
- *		shop binding that no longer matches its tables (SW402: the retry
- *		succeeds once the shop rebinds).
+ *		Errors worth a 503 (Stripe retries and the retry can succeed): the
+ *		list shared with the relay, src/retryable.h (class 40, 53, 57,
+ *		08, 55P03, and SW402: a shop binding that no longer matches its
+ *		tables, which succeeds once the shop rebinds).
  */
 static bool
 IsTransientError(int sqlerrcode)
 {
-	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK ||
-		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
-		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
-		sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		sqlerrcode == ERRCODE_SW_BINDING_STALE;
+	return SqlstateIsRetryable(unpack_sql_state(sqlerrcode));
 }
 
 /*
@@ -221,6 +218,41 @@ CountRejectionCallback(void *arg)
 }
 
 /*
+ * RejectionLogDue
+ *		At most one log line per rejection reason per second and session:
+ *		a flood of forged deliveries must not flood the server log (each
+ *		one is still counted in rejected_deliveries).  True when a line is
+ *		due, with *suppressed set to the lines skipped since the last one.
+ */
+static bool
+RejectionLogDue(const char *reason, int *suppressed)
+{
+	static struct
+	{
+		const char *reason;		/* a string literal from the callers */
+		time_t		second;
+		int			suppressed;
+	}			last[8];
+	time_t		now = time(NULL);
+	int			i;
+
+	for (i = 0; i < (int) lengthof(last) - 1; i++)
+		if (last[i].reason == NULL || strcmp(last[i].reason, reason) == 0)
+			break;
+	/* the last entry is shared by any reason beyond the first seven */
+	if (last[i].reason != NULL && last[i].second == now)
+	{
+		last[i].suppressed++;
+		return false;
+	}
+	*suppressed = last[i].suppressed;
+	last[i].reason = reason;
+	last[i].second = now;
+	last[i].suppressed = 0;
+	return true;
+}
+
+/*
  * Reject
  *		Answer a delivery that was rejected before anything was recorded,
  *		counting it under reason.  The counter is best effort: a transient
@@ -232,8 +264,17 @@ Reject(Delivery *d, int http_status, const char *message, const char *reason)
 {
 	ErrorData  *edata;
 
+	int			suppressed;
+
 	SetResult(d->res, http_status, message);
-	StepLog("stripe webhook delivery rejected: %s", reason);
+	if (RejectionLogDue(reason, &suppressed))
+	{
+		if (suppressed > 0)
+			StepLog("stripe webhook delivery rejected: %s (and %d more in this session since the last line)",
+					reason, suppressed);
+		else
+			StepLog("stripe webhook delivery rejected: %s", reason);
+	}
 
 	edata = RunGuarded(CountRejectionCallback, (void *) reason);
 	if (edata != NULL && !IsTransientError(edata->sqlerrcode))

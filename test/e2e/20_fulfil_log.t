@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test/e2e/20_fulfil_log.t: the per-step fulfilment log.  Steps are logged at
-# stripe_webhook.log_level, every review flag is a WARNING, and neither the
-# client nor the server log ever shows the session payload (customer data),
-# even when the caller passes it as a literal in the statement.
+# stripe_webhook.log_level (each of its nine values: the client sees the step
+# with that level's prefix, and not one level up), every review flag is a
+# WARNING, and neither the client nor the server log ever shows the session
+# payload (customer data), even when the caller passes it as a literal in the
+# statement.
 #
 # Runs in its own database on the runner's cluster; reads the server log
 # when SW_PGLOG is set (test/run.sh exports it).
@@ -24,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..15"
+echo "1..33"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $DB" >/dev/null &&
     psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL' || { echo "Bail out! setup failed"; exit 1; }
 CREATE EXTENSION stripe_webhook;
@@ -60,6 +62,33 @@ hasnt "$WORK/first.out" 'WARNING' "no warning for a clean order"
 fulfil "$LIT" notice "$WORK/repeat.out"
 has "$WORK/repeat.out" '^NOTICE:  checkout session cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY already processed: order [0-9a-f-]{36}$' \
     "step: a repeat is logged as already processed"
+
+# 2b. every log_level, through the repeat's step line (it writes nothing):
+# shown with the level's prefix when client_min_messages lets that level
+# through, hidden one level up (INFO always reaches the client)
+SID=cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY
+# at LEVEL CLIENT_MIN_MESSAGES OUTFILE: the repeat at log_level LEVEL
+at() {
+    psql -X -v ON_ERROR_STOP=1 -d "$DB" -At >"$3" 2>&1 <<SQL
+SET client_min_messages = $2;
+SET stripe_webhook.log_level = '$1';
+SELECT stripe_webhook.stripe_fulfill_session($LIT);
+SQL
+}
+STEP=" checkout session $SID already processed: order [0-9a-f-]{36}$"
+for lv in "debug5 DEBUG debug5 debug4" "debug4 DEBUG debug4 debug3" "debug3 DEBUG debug3 debug2" \
+          "debug2 DEBUG debug2 debug1" "debug1 DEBUG debug1 log" "info INFO error -" \
+          "notice NOTICE notice warning" "warning WARNING warning error" "log LOG log notice"; do
+    set -- $lv
+    at "$1" "$3" "$WORK/level-$1.out"
+    has "$WORK/level-$1.out" "^$2: $STEP" "log_level $1: the step is logged as $2 with client_min_messages = $3"
+    if [ "$4" = - ]; then
+        hasnt "$WORK/level-$1.out" "^(DEBUG|LOG|NOTICE|WARNING): $STEP" "log_level $1: ... and under no other level"
+    else
+        at "$1" "$4" "$WORK/level-$1-hidden.out"
+        hasnt "$WORK/level-$1-hidden.out" "$STEP" "log_level $1: ... and not shown with client_min_messages = $4"
+    fi
+done
 
 # 3. every flag is a WARNING with the reason and a hint, whatever log_level
 SHORT="jsonb_set(jsonb_set(jsonb_set($LIT, '{id}', '\"cs_test_log_short\"'), '{metadata,cart_id}', '\"1338\"'), '{metadata,user_id}', '\"43\"')"

@@ -17,7 +17,8 @@
  *
  * Every verdict is re-derived independently: the header is parsed, the
  * expected signature is computed with OpenSSL's one-shot HMAC() and looked
- * up with memcmp, and the age rule (reject when now - t > tolerance, 0
+ * up with memcmp (a payload starting with a UTF-8 byte order mark never
+ * matches), and the age rule (reject when now - t > tolerance, 0
  * disables, negative rejects) is evaluated in 128-bit arithmetic.  The
  * one-shot entry point, a keyed context and a duplicated context must all
  * agree with that verdict.
@@ -70,7 +71,9 @@ ExpectedVerdict(const char *payload, size_t plen, const char *header, size_t hle
 	if (pst != STRIPE_SIG_OK)
 		return pst;
 	FuzzRefHex(secret, slen, hdr.tstr, hdr.tstr_len, payload, plen, hex);
-	if (!FuzzHeaderHasV1(&hdr, hex))
+	/* a payload starting with a UTF-8 byte order mark matches nothing */
+	if (!FuzzHeaderHasV1(&hdr, hex) ||
+		(plen >= 3 && memcmp(payload, "\xef\xbb\xbf", 3) == 0))
 		return STRIPE_SIG_MISMATCH;
 	return ExpectedAge(&hdr, tolerance, now);
 }

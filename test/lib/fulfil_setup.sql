@@ -18,6 +18,20 @@
 --   pg_temp.holds(logical, ...)            whether the orders table in force has
 --                                          a column for each of these logical
 --                                          names (a bound shop may have none)
+--   pg_temp.order_status(order_id)         the order's status
+--   pg_temp.invariant_violations()         test/lib/invariants.sql: one row per
+--                                          violated shop invariant (none: all hold);
+--                                          its stock invariant compares with
+--                                          sw_initial_stock, the stock right after
+--                                          this set-up (a file that adds products
+--                                          or sets stock by hand keeps it in step
+--                                          or leaves that invariant out)
+--   pg_temp.every_table()                  every ordinary table of the database
+--                                          (outside the catalogs and temp schemas):
+--                                          row count and a digest of each row's
+--                                          ctid and content, so that any write, even
+--                                          one that leaves the values as they were,
+--                                          changes it
 
 \set paid `cat test/fixtures/checkout_session.completed.paid.json`
 \set unpaid `cat test/fixtures/checkout_session.completed.unpaid_async.json`
@@ -25,6 +39,7 @@
 \set ev_legacy `cat test/fixtures/event.checkout.session.completed.legacy_acacia.json`
 \set ev_succeeded `cat test/fixtures/event.checkout.session.async_payment_succeeded.json`
 \set ev_failed `cat test/fixtures/event.checkout.session.async_payment_failed.json`
+\set sw_invariants `cat test/lib/invariants.sql`
 
 SELECT document->'carts'->>'table' AS carts_table, document->'carts'->'columns'->>'id' AS carts_id,
        n.nspname || '.' || c.relname AS carts_table_name,
@@ -41,6 +56,8 @@ INSERT INTO stripe_webhook.products (id, name, price_amount, currency, stock) VA
     (102, 'Shirt', 2500, 'usd', 50),
     (103, 'Sticker', 500, 'usd', 2),
     (104, 'Poster', 2000, 'eur', 5);
+
+CREATE TEMP TABLE sw_initial_stock AS SELECT id AS product_id, stock FROM stripe_webhook.products;
 
 INSERT INTO stripe_webhook.carts (id, user_id) VALUES (1337, '42'), (1338, '43'), (1339, '44');
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity) VALUES
@@ -89,4 +106,42 @@ LANGUAGE sql AS $$
         'sessions=' || (SELECT pg_catalog.count(*) FROM stripe_webhook.checkout_sessions WHERE outcome IS NOT NULL),
         'order_rows=' || (SELECT pg_catalog.md5(COALESCE(pg_catalog.string_agg(o::text, ',' ORDER BY o.id), ''))
                           FROM stripe_webhook.orders o))
+$$;
+
+CREATE FUNCTION pg_temp.order_status(p_order uuid) RETURNS text
+LANGUAGE sql AS $$
+    SELECT o.status FROM stripe_webhook.orders o WHERE o.id = p_order
+$$;
+
+CREATE FUNCTION pg_temp.every_table() RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t regclass;
+    d text;
+    result jsonb := '{}';
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind = 'r'
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname !~ '^pg_(toast_)?temp_'
+         ORDER BY 1::text
+    LOOP
+        EXECUTE pg_catalog.format(
+            'SELECT pg_catalog.count(*) || '' rows '' || pg_catalog.md5(COALESCE(pg_catalog.string_agg('
+            '    x.ctid::text || '':'' || x::text, '','' ORDER BY x.ctid), '''')) FROM %s x', t)
+            INTO d;
+        result := result || pg_catalog.jsonb_build_object(t::text, d);
+    END LOOP;
+    RETURN result;
+END
+$$;
+
+CREATE TEMP TABLE sw_invariants_query AS SELECT pg_catalog.rtrim(:'sw_invariants', E'; \n') AS q;
+CREATE FUNCTION pg_temp.invariant_violations() RETURNS TABLE (invariant text, detail text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY EXECUTE (SELECT q.q FROM sw_invariants_query q);
+END
 $$;

@@ -1,8 +1,9 @@
 -- Signature functions: catalogue properties, NULL handling, argument errors,
 -- the strict variant's reasons, the text[] overload, tolerance edges, the
--- 8 KiB and 64-v1 limits, known-answer HMACs, the per-backend key cache.
+-- 8 KiB and 64-v1 limits, known-answer HMACs, the per-backend key cache, a
+-- payload starting with a byte order mark.
 BEGIN;
-SELECT plan(131);
+SELECT plan(139);
 
 -- A fixed clock: t = 1700000000 is 2023-11-14 22:13:20 UTC.
 CREATE TEMP TABLE k ON COMMIT DROP AS
@@ -396,6 +397,34 @@ SELECT ok(stripe_webhook.stripe_verify_signature(p, stripe_webhook.stripe_signat
           'the first secret still verifies after the evictions') FROM k;
 SELECT is((SELECT count(DISTINCT stripe_webhook.stripe_signature_header(p, s, at))::int FROM k, generate_series(1, 100)),
           1, 'a cached key gives the same signature every call');
+
+----------------------------------------------------------------------------
+-- a payload starting with a byte order mark (U+FEFF) never matches, even
+-- signed over all its bytes: stripe-node given the raw body as a Buffer
+-- strips the mark before signing, python3-stripe does not
+----------------------------------------------------------------------------
+CREATE TEMP TABLE bom ON COMMIT DROP AS
+SELECT E'\ufeff' || p AS p, stripe_webhook.stripe_signature_header(E'\ufeff' || p, s, at) AS h,
+       stripe_webhook.stripe_signature_header(p, s, at) AS h_plain, s, s2, at
+  FROM k;
+SELECT ok(NOT stripe_webhook.stripe_verify_signature(p, h, s, 300, at),
+          'BOM first, signed with the BOM: rejected') FROM bom;
+SELECT is(stripe_webhook.stripe_signature_failure(p, h, s, 300, at),
+          'No signatures found matching the expected signature for payload',
+          'BOM first, signed with the BOM: the reason is a mismatch') FROM bom;
+SELECT ok(NOT stripe_webhook.stripe_verify_signature(p, h_plain, s, 300, at),
+          'BOM first, signed without it (what stripe-node would check of a Buffer): rejected') FROM bom;
+SELECT ok(NOT stripe_webhook.stripe_verify_signature(p, h, ARRAY[s2, s], 300, at),
+          'BOM first, text[] of secrets: rejected') FROM bom;
+SELECT ok(NOT stripe_webhook.stripe_verify_signature(p, h, s, 0, at),
+          'BOM first, tolerance 0: rejected') FROM bom;
+SELECT throws_ok(format('SELECT stripe_webhook.stripe_verify_signature_strict(%L, %L, %L, 300, %L)', p, h, s, at),
+                 'SW104', 'no signatures found matching the expected signature for payload',
+                 'BOM first, strict: SW104') FROM bom;
+SELECT ok(stripe_webhook.stripe_verify_signature(' ' || p, stripe_webhook.stripe_signature_header(' ' || p, s, at), s, 300, at),
+          'U+FEFF after a space is an ordinary character: verifies') FROM bom;
+SELECT ok(stripe_webhook.stripe_verify_signature(E'\ufefe' || substr(p, 2), stripe_webhook.stripe_signature_header(E'\ufefe' || substr(p, 2), s, at), s, 300, at),
+          'U+FEFE first (same first two bytes): verifies') FROM bom;
 
 SELECT * FROM finish();
 ROLLBACK;

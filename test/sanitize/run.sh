@@ -70,7 +70,7 @@ export SW_ROOT
 mkdir -p "$SW_ROOT"
 tar -C "$SRC_ROOT" --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
     --exclude=results --exclude=output_iso --exclude='tmp_check*' \
-    --exclude=relay/stripe-webhook-relay --exclude=test/unit/test_sig -cf - . | tar -C "$SW_ROOT" -xf -
+    --exclude=relay/stripe-webhook-relay --exclude=test/unit/test_sig --exclude=test/unit/test_retryable -cf - . | tar -C "$SW_ROOT" -xf -
 . "$SW_ROOT/test/lib/common.sh"
 
 cleanup() {

@@ -80,9 +80,11 @@ SQL
 storm_relay_start() {
     local db=$1 port=$2 i
     shift 2
+    # every storm connection comes from 127.0.0.1 (like a proxy's): no
+    # per-address cap, whatever --connections says
     "$SW_BINDIR/stripe-webhook-relay" \
         --database-url "host=$PGHOST port=$PGPORT dbname=$db user=stripe_webhook_relay" \
-        --listen "127.0.0.1:$port" "$@" >>"$STORM_WORK/relay-$db.log" 2>&1 &
+        --listen "127.0.0.1:$port" --max-connections-per-ip 0 "$@" >>"$STORM_WORK/relay-$db.log" 2>&1 &
     RELAY_PID=$!
     for i in $(seq 1 200); do
         [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] && return 0

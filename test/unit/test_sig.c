@@ -419,12 +419,59 @@ test_verify(void)
 	ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_MISMATCH, "upper-case hex does not match");
 	snprintf(header, sizeof(header), "t=1700000000,v1=%.63s", sig);
 	ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_MISMATCH, "truncated signature");
+	/* one lower-case hex digit changed: all 64 digits are compared */
+	for (i = 0; i < 3; i++)
+	{
+		static const int positions[] = {STRIPE_SIG_HEX_LEN - 1, STRIPE_SIG_HEX_LEN / 2, 0};
+		static const char *const names[] = {"last", "middle (33rd)", "first"};
+		char		changed[STRIPE_SIG_HEX_LEN + 1];
+		int			pos = positions[i];
+
+		memcpy(changed, sig, sizeof(changed));
+		changed[pos] = changed[pos] == '0' ? '1' : '0';
+		snprintf(header, sizeof(header), "t=1700000000,v1=%s", changed);
+		ok(strlen(changed) == STRIPE_SIG_HEX_LEN && strspn(changed, "0123456789abcdef") == STRIPE_SIG_HEX_LEN &&
+		   verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_MISMATCH,
+		   "signature with its %s hex digit changed (64 lower-case digits) does not match", names[i]);
+		snprintf(header, sizeof(header), "t=1700000000,v1=%s,v1=%s", changed, sig);
+		ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_OK,
+		   "... and the valid signature after it still matches (%s digit)", names[i]);
+	}
 	snprintf(header, sizeof(header), "t=1700000000,v1=%s,v1=", sig);
 	ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_BAD_HEADER,
 	   "empty v1 rejects the header even with a valid one");
 	snprintf(header, sizeof(header), "t=1700000000,v1=%s,v1=\xc3\xa9", sig);
 	ok(verify(PAYLOAD, header, SECRET, 300, NOW) == STRIPE_SIG_BAD_HEADER,
 	   "non-ASCII v1 rejects the header even with a valid one");
+
+	/* a payload starting with a byte order mark never matches, even signed */
+	{
+		static const struct
+		{
+			const char *payload;
+			StripeSigStatus want;
+			const char *what;
+		}			bom[] = {
+			{"\xef\xbb\xbf" PAYLOAD, STRIPE_SIG_MISMATCH, "a payload starting with U+FEFF"},
+			{"\xef\xbb\xbf", STRIPE_SIG_MISMATCH, "a payload that is only U+FEFF"},
+			{"\xef\xbb\xbf\xef\xbb\xbf" PAYLOAD, STRIPE_SIG_MISMATCH, "a payload starting with two U+FEFF"},
+			{PAYLOAD "\xef\xbb\xbf", STRIPE_SIG_OK, "a payload ending with U+FEFF"},
+			{" \xef\xbb\xbf" PAYLOAD, STRIPE_SIG_OK, "a payload with U+FEFF after a space"},
+			{"\xef\xbb\xbe" PAYLOAD, STRIPE_SIG_OK, "a payload starting with U+FEFE (EF BB BE)"},
+		};
+
+		for (i = 0; i < (int) (sizeof(bom) / sizeof(bom[0])); i++)
+		{
+			sign_ref(SECRET, "1700000000", bom[i].payload, other);
+			snprintf(header, sizeof(header), "t=1700000000,v1=%s", other);
+			ok(verify(bom[i].payload, header, SECRET, 300, NOW) == bom[i].want,
+			   "%s, correctly signed: %s", bom[i].what,
+			   bom[i].want == STRIPE_SIG_OK ? "verifies" : "does not match");
+		}
+		ok(stripe_sig_payload_has_bom("\xef\xbb\xbf", 3) && !stripe_sig_payload_has_bom("\xef\xbb\xbf", 2) &&
+		   !stripe_sig_payload_has_bom("x\xef\xbb\xbf", 4),
+		   "stripe_sig_payload_has_bom looks at the first three bytes only");
+	}
 
 	/* the valid signature as the 64th and as the 65th v1 */
 	for (i = 63; i <= 64; i++)

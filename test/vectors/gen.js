@@ -6,8 +6,11 @@
 // (v23); nothing is installed into the repository.
 //
 //   verify cases: stripe.webhooks.signature.verifyHeader(payload, header,
-//                 secret, tolerance, undefined, now * 1000), payload passed
-//                 as a string; verdict {ok, msg}
+//                 secret, tolerance, undefined, now * 1000), run twice: the
+//                 payload passed as a string, and as a Buffer of its UTF-8
+//                 bytes (what a server hands over when it keeps the raw
+//                 body, e.g. Express's raw() parser); verdicts {ok, msg} and
+//                 buffer: {ok, msg}
 //   header cases: stripe.webhooks.generateTestHeaderString({payload, secret,
 //                 timestamp}); result {header}
 'use strict';
@@ -17,14 +20,10 @@ const Stripe = require('stripe');
 const version = JSON.parse(fs.readFileSync(require.resolve('stripe').replace(/cjs\/.*$/, 'package.json'))).version;
 const stripe = new Stripe('sk_test_oracle');
 
-const cases = JSON.parse(fs.readFileSync(0, 'utf8'));
-const out = cases.map((c) => {
-    if (c.kind === 'header') {
-        return {header: stripe.webhooks.generateTestHeaderString({
-            payload: c.payload, secret: c.secret, timestamp: c.t})};
-    }
+// verify: stripe-node's verdict on one case, with the payload given as is
+function verify(c, payload) {
     try {
-        stripe.webhooks.signature.verifyHeader(c.payload, c.header, c.secret,
+        stripe.webhooks.signature.verifyHeader(payload, c.header, c.secret,
             c.tolerance, undefined, c.now * 1000);
         return {ok: true, msg: null};
     } catch (e) {
@@ -34,5 +33,16 @@ const out = cases.map((c) => {
         const stripeError = e.type === 'StripeSignatureVerificationError';
         return {ok: false, msg: (stripeError ? '' : e.constructor.name + ': ') + first};
     }
+}
+
+const cases = JSON.parse(fs.readFileSync(0, 'utf8'));
+const out = cases.map((c) => {
+    if (c.kind === 'header') {
+        return {header: stripe.webhooks.generateTestHeaderString({
+            payload: c.payload, secret: c.secret, timestamp: c.t})};
+    }
+    const verdict = verify(c, c.payload);
+    verdict.buffer = verify(c, Buffer.from(c.payload, 'utf8'));
+    return verdict;
 });
 process.stdout.write(JSON.stringify({oracle: 'stripe-node', version: version, results: out}));

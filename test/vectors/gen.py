@@ -11,8 +11,11 @@ Run by generate.sh (use that); /usr/bin/python3 with Debian's python3-stripe.
                                        the vectors file and the pgTAP file
 
 The rule: accept only what BOTH python3-stripe (WebhookSignature.
-verify_header) and stripe-node (webhooks.signature.verifyHeader, string
-payload) accept; wherever they differ, reject.  A few cases that both
+verify_header) and stripe-node (webhooks.signature.verifyHeader, with the
+payload given as a string AND as a Buffer of its UTF-8 bytes) accept;
+wherever they differ, reject.  (The two ways of calling stripe-node differ
+on a payload starting with U+FEFF: a Buffer is decoded with a TextDecoder
+that strips the byte order mark.)  A few cases that both
 accept are rejected on purpose; each carries a "policy" note saying why
 (combine refuses a policy note on a case the rule already rejects).
 
@@ -28,6 +31,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# the shared Stripe event fixtures (test/fixtures); these three are signed
+FIXTURES = os.path.join(HERE, "..", "fixtures")
+VECTOR_FIXTURES = ["event.checkout.session.async_payment_failed.json",
+                   "event.checkout.session.completed.paid.json",
+                   "event.checkout.session.expired.json"]
 NOW = 1700000000
 SECRET = "whsec_8f3kQv9ZpL2mX7rT4nB6cW1yH5jD0sAe"
 OTHER = "whsec_Other0000000000000000000000000000"
@@ -44,6 +52,11 @@ def sign(secret, tstr, payload):
     """Lower-case hex HMAC-SHA256(secret, tstr "." payload), UTF-8."""
     msg = (tstr + "." + payload).encode("utf-8")
     return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+
+
+def other_digit(sig, i):
+    """sig with its hex digit i replaced by another lower-case hex digit."""
+    return sig[:i] + ("0" if sig[i] != "0" else "1") + sig[i + 1:]
 
 
 def blank(secret):
@@ -82,8 +95,8 @@ class Cases:
 def payloads():
     """Realistic and awkward payloads: (slug, text)."""
     out = []
-    for fn in sorted(os.listdir(os.path.join(HERE, "fixtures"))):
-        with open(os.path.join(HERE, "fixtures", fn), encoding="utf-8") as f:
+    for fn in VECTOR_FIXTURES:
+        with open(os.path.join(FIXTURES, fn), encoding="utf-8") as f:
             out.append(("fixture_" + fn.replace(".json", "").replace(".", "_"), f.read()))
     compact = json.dumps(json.loads(out[0][1]), separators=(",", ":"))
     out.append(("fixture_compact", compact))
@@ -141,6 +154,20 @@ def add_basic(cs):
     hq = "t=%d,v1=%s" % (NOW, sign(SECRET, str(NOW), q))
     cs.verify("payload/nfc_vs_nfd", hq, '{"name":"Cafe\u0301"}')
     cs.verify("payload/latin1_mojibake", hq, q.encode("utf-8").decode("latin-1"))
+    # a byte order mark first: stripe-node strips it from a Buffer before
+    # signing, python3-stripe and stripe-node with a string do not
+    bom = "\ufeff" + p
+    hbom = "t=%d,v1=%s" % (NOW, sign(SECRET, str(NOW), bom))
+    cs.verify("payload/bom_fixture_signed_with_bom", hbom, bom)
+    cs.verify("payload/bom_two_signed_with_one", hbom, "\ufeff" + bom)
+    cs.verify("payload/bom_signed_with_bom_tolerance_0", hbom, bom, tolerance=0)
+    cs.verify("payload/bom_signed_with_bom_other_secret", hbom, bom, secret=OTHER)
+    late = " " + bom
+    cs.verify("payload/bom_after_a_space", "t=%d,v1=%s" % (NOW, sign(SECRET, str(NOW), late)), late)
+    mid = p[:1] + "\ufeff" + p[1:]
+    cs.verify("payload/bom_after_the_first_byte", "t=%d,v1=%s" % (NOW, sign(SECRET, str(NOW), mid)), mid)
+    fefe = "\ufefe" + p
+    cs.verify("payload/u_fefe_first", "t=%d,v1=%s" % (NOW, sign(SECRET, str(NOW), fefe)), fefe)
 
 
 def add_secrets(cs):
@@ -330,6 +357,11 @@ def add_v1(cs):
     v("mixed_case_hex", ["v1=" + good[:32] + good[32:].upper()])
     v("uppercase_then_valid", ["v1=" + good.upper(), "v1=" + good])
     v("truncated_63", ["v1=" + good[:63]])
+    # one lower-case hex digit changed: every digit is compared, not a prefix
+    v("last_digit_changed", ["v1=" + other_digit(good, 63)])
+    v("middle_digit_changed", ["v1=" + other_digit(good, 32)])
+    v("first_digit_changed", ["v1=" + other_digit(good, 0)])
+    v("last_digit_changed_then_valid", ["v1=" + other_digit(good, 63), "v1=" + good])
     v("extended_65", ["v1=" + good + "0"])
     v("empty_v1_only", ["v1="], reason=BAD_HEADER)
     v("empty_then_valid", ["v1=", "v1=" + good], reason=BAD_HEADER)
@@ -518,6 +550,7 @@ def cmd_combine(cases_fn, py_fn, node_fn, json_fn, sql_fn):
     problems = []
     for c, a, b in zip(cases, py["results"], node["results"]):
         v = dict(c)
+        nb = b.pop("buffer", None) if c["kind"] == "verify" else None
         if c["kind"] == "header":
             v["python_header"] = a["header"]
             v["node_header"] = b["header"]
@@ -527,7 +560,9 @@ def cmd_combine(cases_fn, py_fn, node_fn, json_fn, sql_fn):
             continue
         v["python"] = a
         v["node"] = b
-        both = a["ok"] and b["ok"]
+        v["node_buffer"] = nb
+        verdicts = (a, b, nb)
+        both = all(x["ok"] for x in verdicts)
         v["rule"] = "accept" if both else "reject"
         if blank(c["secret"]):
             v["expected"] = "error"
@@ -539,17 +574,16 @@ def cmd_combine(cases_fn, py_fn, node_fn, json_fn, sql_fn):
         v["expected"] = "accept" if both and not c.get("policy") else "reject"
         if v["expected"] == "reject":
             # where both libraries reject for the same reason, that is ours
-            ra, rb = classify(a["msg"]), classify(b["msg"])
-            rejected = [r for ok, r in ((a["ok"], ra), (b["ok"], rb)) if not ok]
+            rejected = [classify(x["msg"]) for x in verdicts if not x["ok"]]
             agreed = None
             if rejected and all(r is not None and r == rejected[0] for r in rejected):
                 agreed = rejected[0]
             reason = c.get("reason") or agreed
             if reason is None:
-                problems.append("%s: cannot derive a reason (python %r, node %r)"
-                                % (c["name"], a["msg"], b["msg"]))
-            elif agreed is not None and len(rejected) == 2 and reason != agreed:
-                problems.append("%s: reason %r but both libraries say %r"
+                problems.append("%s: cannot derive a reason (python %r, node %r, node buffer %r)"
+                                % (c["name"], a["msg"], b["msg"], nb["msg"]))
+            elif agreed is not None and len(rejected) == len(verdicts) and reason != agreed:
+                problems.append("%s: reason %r but every oracle says %r"
                                 % (c["name"], reason, agreed))
             v["reason"] = reason
         else:
@@ -567,14 +601,16 @@ def cmd_combine(cases_fn, py_fn, node_fn, json_fn, sql_fn):
         "expected_reject": sum(v["expected"] == "reject" for v in verify),
         "expected_error": sum(v["expected"] == "error" for v in verify),
         "libraries_disagree": sum(v["python"]["ok"] != v["node"]["ok"] for v in verify),
+        "node_string_buffer_disagree": sum(v["node"]["ok"] != v["node_buffer"]["ok"] for v in verify),
         "policy_rejects": sum(bool(v.get("policy")) for v in verify),
     }
     doc = {
         "description": "Stripe-Signature differential vectors: each verify case was run "
                        "through python3-stripe WebhookSignature.verify_header and stripe-node "
-                       "webhooks.signature.verifyHeader (string payload) with the clock pinned "
-                       "to 'now'; expected = accept only if both accept and no policy note "
-                       "applies.  Generated by test/vectors/generate.sh; do not edit.",
+                       "webhooks.signature.verifyHeader (payload as a string, and as a Buffer: "
+                       "node_buffer) with the clock pinned to 'now'; expected = accept only if "
+                       "all three accept and no policy note applies.  Generated by "
+                       "test/vectors/generate.sh; do not edit.",
         "oracles": {"python": {"package": "python3-stripe (Debian)", "version": py["version"]},
                     "node": {"package": "stripe (npm)", "version": node["version"]}},
         "summary": summary,
@@ -605,7 +641,12 @@ def write_pgtap(doc, sql_fn):
         r = {"i": i, "name": v["name"], "kind": v["kind"], "payload": v["payload"],
              "secret": v["secret"]}
         if v["kind"] == "header":
-            r.update(t=v["t"], header=v["node_header"])
+            # the header it writes verifies, except where verification
+            # refuses the payload itself (empty, leading byte order mark)
+            # or the t (-1)
+            r.update(t=v["t"], header=v["node_header"],
+                     verifies=v["payload"] != "" and v["t"] != -1
+                     and not v["payload"].startswith("\ufeff"))
         else:
             r.update(header=v["header"], tolerance=v["tolerance"], now=v["now"],
                      expected=v["expected"], reason=v.get("reason"))
@@ -626,7 +667,8 @@ def write_pgtap(doc, sql_fn):
         "SELECT (v->>'i')::int AS i, v->>'name' AS name, v->>'kind' AS kind,",
         "       v->>'payload' AS payload, v->>'header' AS header, v->>'secret' AS secret,",
         "       (v->>'tolerance')::int AS tolerance, (v->>'now')::bigint AS now,",
-        "       (v->>'t')::bigint AS t, v->>'expected' AS expected, v->>'reason' AS reason",
+        "       (v->>'t')::bigint AS t, v->>'expected' AS expected, v->>'reason' AS reason,",
+        "       (v->>'verifies')::boolean AS verifies",
         "  FROM jsonb_array_elements($vectors$%s$vectors$::jsonb) AS v;" % blob,
         "",
         "-- the verdict by the rule",
@@ -655,9 +697,10 @@ def write_pgtap(doc, sql_fn):
         "          header, name)",
         "  FROM sig_vectors WHERE kind = 'header' ORDER BY i;",
         "",
-        "-- ... and the header it writes verifies",
+        "-- ... and the header it writes verifies (not for an empty payload, one",
+        "-- starting with a byte order mark, or t = -1)",
         "SELECT ok(stripe_webhook.stripe_verify_signature(payload, header, secret, 0, pg_catalog.to_timestamp(t))",
-        "          = (payload <> '' AND t <> -1), name || ' (verifies)')",
+        "          = verifies, name || ' (verifies)')",
         "  FROM sig_vectors WHERE kind = 'header' ORDER BY i;",
         "",
         "SELECT * FROM finish();",

@@ -228,7 +228,7 @@ CREATE VIEW stripe_webhook.order_items AS
 SELECT oi.order_id, oi.product_id, oi.quantity, (oi.price * 100)::bigint AS unit_amount,
        oi.quantity_short AS shortfall,
        COALESCE((SELECT l.stock_taken FROM stripe_webhook.order_lines l
-                  WHERE l.order_id = oi.order_id::text AND l.product_id = oi.product_id::text), 0)::integer AS stock_taken
+                  WHERE l.order_table = 'djshop.shop_order' AND l.order_id = oi.order_id::text AND l.product_id = oi.product_id::text), 0)::integer AS stock_taken
   FROM djshop.shop_orderitem oi;
 
 CREATE FUNCTION sw_compat.order_items_write() RETURNS trigger
@@ -239,8 +239,9 @@ BEGIN
         NEW.stock_taken := COALESCE(NEW.stock_taken, 0);
         INSERT INTO djshop.shop_orderitem (order_id, product_id, quantity, price, quantity_short)
         VALUES (NEW.order_id, NEW.product_id, NEW.quantity, NEW.unit_amount / 100.0, NEW.shortfall);
-        INSERT INTO stripe_webhook.order_lines (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
-        VALUES (NEW.order_id::text, NEW.product_id::text, NEW.quantity, NEW.unit_amount, NEW.shortfall, NEW.stock_taken);
+        INSERT INTO stripe_webhook.order_lines (order_table, order_id, product_id, quantity, unit_amount, shortfall,
+                                                stock_taken)
+        VALUES ('djshop.shop_order', NEW.order_id::text, NEW.product_id::text, NEW.quantity, NEW.unit_amount, NEW.shortfall, NEW.stock_taken);
         RETURN NEW;
     ELSIF TG_OP = 'UPDATE' THEN
         UPDATE djshop.shop_orderitem
@@ -250,7 +251,7 @@ BEGIN
         UPDATE stripe_webhook.order_lines
            SET order_id = NEW.order_id::text, product_id = NEW.product_id::text, quantity = NEW.quantity,
                unit_amount = NEW.unit_amount, shortfall = NEW.shortfall, stock_taken = NEW.stock_taken
-         WHERE order_id = OLD.order_id::text AND product_id = OLD.product_id::text;
+         WHERE order_table = 'djshop.shop_order' AND order_id = OLD.order_id::text AND product_id = OLD.product_id::text;
         RETURN NEW;
     END IF;
     DELETE FROM djshop.shop_orderitem WHERE order_id = OLD.order_id AND product_id = OLD.product_id;

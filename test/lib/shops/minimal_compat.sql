@@ -12,7 +12,8 @@
 -- state, the review reason, the times) and stripe_webhook.order_lines (the
 -- shortfall and the stock a line holds).  It has no product names, no
 -- session amounts (amount_subtotal and amount_total show the order's lines
--- at their prices), no payment intent, e-mail or address (NULL).
+-- at their prices; NULL where that sum does not fit in a bigint), no
+-- payment intent, e-mail or address (NULL).
 --
 -- Two changes to the shop, made before binding, so that the tests' ids work:
 --   * the tests compare order ids with uuids (stripe_fulfill_session returns
@@ -168,21 +169,23 @@ CREATE TRIGGER cart_items_write INSTEAD OF INSERT OR UPDATE OR DELETE ON stripe_
 CREATE VIEW stripe_webhook.orders AS
 SELECT o.order_no::uuid AS id, o.customer AS user_id,
        (SELECT b.basket_ref::bigint FROM stripe_webhook.checkout_sessions s
-          JOIN "Mini Shop".baskets b ON b.basket_ref = s.cart_id WHERE s.order_id = o.order_no) AS cart_id,
-       (SELECT s.id FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS checkout_session_id,
+          JOIN "Mini Shop".baskets b ON b.basket_ref = s.cart_id WHERE s.order_table = '"Mini Shop"."Orders"' AND s.order_id = o.order_no) AS cart_id,
+       (SELECT s.id FROM stripe_webhook.checkout_sessions s WHERE s.order_table = '"Mini Shop"."Orders"' AND s.order_id = o.order_no) AS checkout_session_id,
        NULL::text AS payment_intent_id, sw_compat.status_in(o.state) AS status,
-       (SELECT s.payment_status FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS payment_status,
+       (SELECT s.payment_status FROM stripe_webhook.checkout_sessions s WHERE s.order_table = '"Mini Shop"."Orders"' AND s.order_id = o.order_no) AS payment_status,
        'usd'::text AS currency,
-       (SELECT COALESCE(pg_catalog.sum(l.qty * l.cents), 0)::bigint FROM "Mini Shop".order_lines l
-         WHERE l.order_no = o.order_no) AS amount_subtotal,
-       (SELECT COALESCE(pg_catalog.sum(l.qty * l.cents), 0)::bigint FROM "Mini Shop".order_lines l
-         WHERE l.order_no = o.order_no) AS amount_total,
+       (SELECT CASE WHEN t.sum <= 9223372036854775807 THEN t.sum::bigint END
+          FROM (SELECT COALESCE(pg_catalog.sum(l.qty::numeric * l.cents), 0) AS sum FROM "Mini Shop".order_lines l
+                 WHERE l.order_no = o.order_no) t) AS amount_subtotal,
+       (SELECT CASE WHEN t.sum <= 9223372036854775807 THEN t.sum::bigint END
+          FROM (SELECT COALESCE(pg_catalog.sum(l.qty::numeric * l.cents), 0) AS sum FROM "Mini Shop".order_lines l
+                 WHERE l.order_no = o.order_no) t) AS amount_total,
        NULL::text AS customer_email, NULL::text AS shipping_name, NULL::text AS shipping_line1,
        NULL::text AS shipping_line2, NULL::text AS shipping_city, NULL::text AS shipping_state,
        NULL::text AS shipping_postal_code, NULL::text AS shipping_country,
-       (SELECT s.review_reason FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS review_reason,
-       (SELECT s.recorded_at FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS created_at,
-       (SELECT s.updated_at FROM stripe_webhook.checkout_sessions s WHERE s.order_id = o.order_no) AS updated_at
+       (SELECT s.review_reason FROM stripe_webhook.checkout_sessions s WHERE s.order_table = '"Mini Shop"."Orders"' AND s.order_id = o.order_no) AS review_reason,
+       (SELECT s.recorded_at FROM stripe_webhook.checkout_sessions s WHERE s.order_table = '"Mini Shop"."Orders"' AND s.order_id = o.order_no) AS created_at,
+       (SELECT s.updated_at FROM stripe_webhook.checkout_sessions s WHERE s.order_table = '"Mini Shop"."Orders"' AND s.order_id = o.order_no) AS updated_at
   FROM "Mini Shop"."Orders" o;
 
 CREATE FUNCTION sw_compat.orders_write() RETURNS trigger
@@ -192,10 +195,10 @@ BEGIN
         NEW.id := COALESCE(NEW.id, pg_catalog.gen_random_uuid());
         INSERT INTO "Mini Shop"."Orders" (order_no, customer, state)
         VALUES (NEW.id::text, NEW.user_id, sw_compat.status_out(NEW.status));
-        INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, order_id, payment_status,
-                                                      review_reason)
+        INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, order_table, order_id,
+                                                      payment_status, review_reason)
         VALUES (NEW.checkout_session_id, '"Mini Shop".baskets', COALESCE(NEW.cart_id::text, ''), NEW.user_id,
-                NEW.id::text, NEW.payment_status, NEW.review_reason);
+                '"Mini Shop"."Orders"', NEW.id::text, NEW.payment_status, NEW.review_reason);
         RETURN NEW;
     ELSIF TG_OP = 'UPDATE' THEN
         UPDATE "Mini Shop"."Orders"
@@ -203,7 +206,7 @@ BEGIN
          WHERE order_no = OLD.id::text;
         UPDATE stripe_webhook.checkout_sessions
            SET order_id = NEW.id::text, payment_status = NEW.payment_status, review_reason = NEW.review_reason
-         WHERE order_id = OLD.id::text;
+         WHERE order_table = '"Mini Shop"."Orders"' AND order_id = OLD.id::text;
         RETURN NEW;
     END IF;
     -- the built-in order_items go with their order (ON DELETE CASCADE)
@@ -221,9 +224,9 @@ CREATE TRIGGER orders_write INSTEAD OF INSERT OR UPDATE OR DELETE ON stripe_webh
 CREATE VIEW stripe_webhook.order_items AS
 SELECT ol.order_no::uuid AS order_id, ol.sku::bigint AS product_id, ol.qty AS quantity, ol.cents AS unit_amount,
        COALESCE((SELECT l.shortfall FROM stripe_webhook.order_lines l
-                  WHERE l.order_id = ol.order_no AND l.product_id = ol.sku), 0)::integer AS shortfall,
+                  WHERE l.order_table = '"Mini Shop"."Orders"' AND l.order_id = ol.order_no AND l.product_id = ol.sku), 0)::integer AS shortfall,
        COALESCE((SELECT l.stock_taken FROM stripe_webhook.order_lines l
-                  WHERE l.order_id = ol.order_no AND l.product_id = ol.sku), 0)::integer AS stock_taken
+                  WHERE l.order_table = '"Mini Shop"."Orders"' AND l.order_id = ol.order_no AND l.product_id = ol.sku), 0)::integer AS stock_taken
   FROM "Mini Shop".order_lines ol;
 
 CREATE FUNCTION sw_compat.order_items_write() RETURNS trigger
@@ -234,8 +237,9 @@ BEGIN
         NEW.stock_taken := COALESCE(NEW.stock_taken, 0);
         INSERT INTO "Mini Shop".order_lines (order_no, sku, qty, cents)
         VALUES (NEW.order_id::text, NEW.product_id::text, NEW.quantity, NEW.unit_amount);
-        INSERT INTO stripe_webhook.order_lines (order_id, product_id, quantity, unit_amount, shortfall, stock_taken)
-        VALUES (NEW.order_id::text, NEW.product_id::text, NEW.quantity, NEW.unit_amount, NEW.shortfall, NEW.stock_taken);
+        INSERT INTO stripe_webhook.order_lines (order_table, order_id, product_id, quantity, unit_amount, shortfall,
+                                                stock_taken)
+        VALUES ('"Mini Shop"."Orders"', NEW.order_id::text, NEW.product_id::text, NEW.quantity, NEW.unit_amount, NEW.shortfall, NEW.stock_taken);
         RETURN NEW;
     ELSIF TG_OP = 'UPDATE' THEN
         UPDATE "Mini Shop".order_lines
@@ -244,7 +248,7 @@ BEGIN
         UPDATE stripe_webhook.order_lines
            SET order_id = NEW.order_id::text, product_id = NEW.product_id::text, quantity = NEW.quantity,
                unit_amount = NEW.unit_amount, shortfall = NEW.shortfall, stock_taken = NEW.stock_taken
-         WHERE order_id = OLD.order_id::text AND product_id = OLD.product_id::text;
+         WHERE order_table = '"Mini Shop"."Orders"' AND order_id = OLD.order_id::text AND product_id = OLD.product_id::text;
         RETURN NEW;
     END IF;
     DELETE FROM "Mini Shop".order_lines WHERE order_no = OLD.order_id::text AND sku = OLD.product_id::text;

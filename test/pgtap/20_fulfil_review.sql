@@ -218,8 +218,9 @@ SELECT is((SELECT pg_catalog.count(*)::int FROM stripe_webhook.orders o
 SELECT is((SELECT pg_catalog.string_agg(u.user_id || ':' || (SELECT pg_catalog.count(*) FROM stripe_webhook.carts c
                                                              WHERE c.user_id = u.user_id AND NOT c.locked), ',' ORDER BY u.user_id)
              FROM (SELECT DISTINCT user_id FROM stripe_webhook.orders) u),
-          '42:1,43:1,44:1,60:1,61:1,62:1,63:1,64:1,65:1,66:1,67:1',
-          'each user with an order got exactly one new active cart');
+          CASE :mixed_orders WHEN 1 THEN '42:1,43:1,44:1,60:1,61:1,62:1,63:1,64:1,65:1,66:1,67:1'
+                             ELSE '42:1,43:1,44:1,60:1,61:1,62:1,64:1,65:1,66:1,67:1' END,
+          'each user with an order got exactly one new active cart (user 63 orders only where products have two currencies)');
 
 -- 11. WARNINGs are raised for flags (captured by raising client_min_messages is not possible in pgTAP;
 --     test/e2e/20_fulfil_log.t reads them).  Here: the review orders are easy to list.

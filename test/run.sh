@@ -68,7 +68,6 @@ BUILTIN_ONLY_PGTAP="
     55_binding_fulfil.sql     binds its own shops inside its transaction
 "
 BUILTIN_ONLY_SPECS="
-    binding-rebind            binds its own shops and unbinds in teardown: back to the built-in tables, which a bound shop's database has dropped
 "
 
 # builtin_only LIST NAME: 0 if NAME is on the built-in-only LIST

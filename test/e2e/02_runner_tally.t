@@ -32,7 +32,7 @@ log() {  # log NAME LINE...: a log file with these lines
     echo "$f"
 }
 
-echo "1..12"
+echo "1..14"
 
 is "$(tally_of "$(log complete '1..3' 'ok 1 - a' 'ok 2 - b' 'not ok 3 - c')" 1)" "2 1 0" \
     "plan at the start, all ran: 2 passed, 1 failed, nothing lost"
@@ -50,6 +50,13 @@ is "$(tally_of "$(log exit_only 'ok 1' '1..1')" 2)" "1 1 0" \
     "a non-zero exit without a failing or lost test still counts one failure"
 is "$(tally_of "$(log nothing_run 'test/pgtap/a.sql .. ' '1..7' 'pgtap/b.sql .. ' 'ok 1' '1..1')" 1)" "1 7 7" \
     "a file that planned 7 and died at once: 7 failed; the next file's plan comes last"
+
+# skipped tests: pgTAP's skip() ("ok 2 # skip why"), an e2e skip ("ok 3 - # SKIP why")
+skiplog=$(log skips '1..4' 'ok 1 - a' 'ok 2 # skip no such column' 'ok 3 - # SKIP no server log' 'not ok 4 - d')
+is "$(. "$ROOT/test/lib/tally.sh"; tap_counts "$skiplog")" "1 1 0 2" \
+    "skipped tests are counted as skipped, not passed, and as run for the plan"
+is "$( (PASSED=0 FAILED=0 LOST=0 SKIPPED=0; . "$ROOT/test/lib/tally.sh"; tally t "$skiplog" 1 >/dev/null; echo "$PASSED $FAILED $LOST $SKIPPED") )" "1 1 0 2" \
+    "the tally adds the skipped tests to SKIPPED only"
 
 # the real thing: pg_prove -v over an aborting file and a good one
 mkdir -p "$WORK/pgtap"

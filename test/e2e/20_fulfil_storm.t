@@ -46,7 +46,7 @@ SET client_min_messages = warning;
 INSERT INTO stripe_webhook.products (id, name, price_amount, stock)
 SELECT g, 'storm product ' || g, 100 * g, 600 FROM generate_series(1, 12) g;
 INSERT INTO stripe_webhook.carts (id, user_id, locked, locked_at)
-SELECT c, 'storm-user-' || ((c - 1) / 2), c % 2 = 0, CASE WHEN c % 2 = 0 THEN now() END
+SELECT c, (1 + (c - 1) / 2)::text, c % 2 = 0, CASE WHEN c % 2 = 0 THEN now() END
   FROM generate_series(1, 8000) c;
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
 SELECT c, 1 + ((c * 7 + k * 5) % 12), 1 + (c + k) % 3
@@ -57,7 +57,7 @@ CREATE TABLE sw_initial_stock AS SELECT id AS product_id, stock FROM stripe_webh
 CREATE FUNCTION storm_session(c bigint, sid text, status text) RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_object(
         'object', 'checkout.session', 'id', sid,
-        'metadata', jsonb_build_object('user_id', 'storm-user-' || ((c - 1) / 2), 'cart_id', c::text),
+        'metadata', jsonb_build_object('user_id', (1 + (c - 1) / 2)::text, 'cart_id', c::text),
         'payment_status', status, 'payment_intent', 'pi_' || sid,
         'currency', 'usd',
         'amount_subtotal', (SELECT sum(ci.quantity * p.price_amount) + CASE WHEN c % 17 = 0 THEN 1 ELSE 0 END

@@ -59,7 +59,7 @@ q >/dev/null <<SQL
 INSERT INTO stripe_webhook.signing_secrets (secret) VALUES ('$SECRET');
 INSERT INTO stripe_webhook.products (id, name, price_amount, currency, stock)
 VALUES (701, 'mug', 1500, 'usd', 50), (702, 'shirt', 2500, 'usd', 50);
-INSERT INTO stripe_webhook.carts (id, user_id) VALUES (7001, 'u7001'), (7002, 'u7002');
+INSERT INTO stripe_webhook.carts (id, user_id) VALUES (7001, '7001'), (7002, '7002');
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
 VALUES (7001, 701, 2), (7001, 702, 1), (7002, 701, 2), (7002, 702, 1);
 SQL
@@ -91,12 +91,12 @@ print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode() + b"." + open(sys.argv
 
 CONN="host=$PGHOST port=$PGPORT dbname=$DB user=authenticator"
 
-event event.checkout.session.completed.paid.json evt_pgrst_paid1 cs_test_pgrst1 7001 u7001 >"$WORK/paid.json"
+event event.checkout.session.completed.paid.json evt_pgrst_paid1 cs_test_pgrst1 7001 7001 >"$WORK/paid.json"
 sign "$WORK/paid.json" >"$WORK/paid.sig"
 # Tampered: one amount changed after signing.
 sed 's/"amount_total": 6000/"amount_total": 1/' "$WORK/paid.json" >"$WORK/tampered.json"
 # Another event type.
-event event.checkout.session.completed.paid.json evt_pgrst_other1 cs_test_pgrst_o 7001 u7001 |
+event event.checkout.session.completed.paid.json evt_pgrst_other1 cs_test_pgrst_o 7001 7001 |
     sed 's/"type": "checkout.session.completed"/"type": "charge.refunded"/' >"$WORK/other.json"
 sign "$WORK/other.json" >"$WORK/other.sig"
 # Unknown cart: a permanent failure.
@@ -104,7 +104,7 @@ event event.checkout.session.completed.paid.json evt_pgrst_nocart cs_test_pgrst_
 sign "$WORK/nocart.json" >"$WORK/nocart.sig"
 # A body json keeps byte for byte and jsonb would not: tabs, CRLF, runs of
 # spaces, escaped and raw non-ASCII, a key repeated.
-event event.checkout.session.completed.legacy_acacia.json evt_pgrst_odd1 cs_test_pgrst2 7002 u7002 |
+event event.checkout.session.completed.legacy_acacia.json evt_pgrst_odd1 cs_test_pgrst2 7002 7002 |
     sed -e 's/^  "object": "event",/  "object":\t"event",   "object": "event",/' \
         -e 's/"name": "Jenny Rosen"/"name": "J\\u00e9nny R\xc3\xb6sen"/' |
     sed 's/$/\r/' >"$WORK/odd.json"
@@ -160,7 +160,7 @@ is "$(q -c "SELECT shipping_name FROM stripe_webhook.orders WHERE checkout_sessi
 
 # No secret configured: 500, so that Stripe retries.
 q -c "UPDATE stripe_webhook.signing_secrets SET expires_at = now() - interval '1 second'" >/dev/null
-event event.checkout.session.completed.paid.json evt_pgrst_nosecret cs_test_pgrst3 7001 u7001 >"$WORK/ns.json"
+event event.checkout.session.completed.paid.json evt_pgrst_nosecret cs_test_pgrst3 7001 7001 >"$WORK/ns.json"
 sign "$WORK/ns.json" >"$WORK/ns.sig"
 "$WORK/pgrst_emulate" -- "$CONN" "$WORK/ns.sig:$WORK/ns.json" >"$WORK/out.txt" 2>"$WORK/err.txt"
 is "$(status 1)" 500 "only an expired secret: HTTP 500"

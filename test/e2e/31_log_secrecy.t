@@ -53,7 +53,7 @@ INSERT INTO stripe_webhook.signing_secrets (secret) VALUES ('$SECRET');
 INSERT INTO stripe_webhook.signing_secrets (secret, expires_at) VALUES ('$OLD_SECRET', now() + interval '1 day');
 INSERT INTO stripe_webhook.products (id, name, price_amount, currency, stock)
 VALUES (801, 'mug', 1500, 'usd', 50), (802, 'shirt', 2500, 'usd', 50);
-INSERT INTO stripe_webhook.carts (id, user_id) VALUES (8001, 'u8001'), (8002, 'u8002');
+INSERT INTO stripe_webhook.carts (id, user_id) VALUES (8001, '8001'), (8002, '8002');
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
 VALUES (8001, 801, 2), (8001, 802, 1), (8002, 801, 2), (8002, 802, 1);
 SQL
@@ -95,7 +95,7 @@ deliver() {
     q -c "${3:-}SELECT stripe_webhook.stripe_handle_webhook(\$pl\$$body\$pl\$, \$sg\$$header\$sg\$) ->> 'status'" 2>"$WORK/err.txt" | tail -1
 }
 
-event evt_log_paid1 cs_test_log1 8001 u8001 >"$WORK/paid.json"
+event evt_log_paid1 cs_test_log1 8001 8001 >"$WORK/paid.json"
 H=$(sign "$WORK/paid.json")
 is "$(deliver "$WORK/paid.json" "$H")" 200 "processed"
 is "$(deliver "$WORK/paid.json" "$H")" 200 "duplicate"
@@ -119,7 +119,7 @@ is "$(deliver "$WORK/nocart.json" "$(sign "$WORK/nocart.json")")" 422 "permanent
 is "$(q -c "SELECT (stripe_webhook.stripe_replay_event('evt_log_nocart')) ->> 'status'" 2>/dev/null)" 422 "replay of the failed event"
 
 # A real lock timeout: another session holds the cart.
-event evt_log_locked cs_test_log2 8002 u8002 >"$WORK/locked.json"
+event evt_log_locked cs_test_log2 8002 8002 >"$WORK/locked.json"
 psql -qX -d "$DB" -c "BEGIN; SELECT 1 FROM stripe_webhook.carts WHERE id = 8002 FOR UPDATE; SELECT pg_sleep(60); COMMIT;" \
     >/dev/null 2>&1 &
 LOCK_PID=$!

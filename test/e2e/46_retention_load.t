@@ -51,7 +51,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $DB" >/dev/null ||
 # survive every pruning.
 TEMPLATE=$(sed -e 's/"id": "evt_[A-Za-z0-9]*"/"id": "evt_ret_@N@"/' \
                -e 's/"id": "cs_test_[A-Za-z0-9]*"/"id": "cs_ret_@N@"/' \
-               -e 's/"user_id": "[^"]*"/"user_id": "ru@N@"/' \
+               -e 's/"user_id": "[^"]*"/"user_id": "@N@"/' \
                -e 's/"cart_id": "[^"]*"/"cart_id": "@N@"/' \
                -e 's/"client_reference_id": "[^"]*"/"client_reference_id": "@N@"/' \
                "$ROOT/test/fixtures/event.checkout.session.completed.paid.json")
@@ -66,7 +66,7 @@ CREATE TABLE ret_secret AS SELECT secret FROM stripe_webhook.signing_secrets;
 INSERT INTO stripe_webhook.products (id, name, price_amount, currency, stock)
 SELECT g, 'retention product ' || g, CASE WHEN g % 2 = 1 THEN 1500 ELSE 2500 END, 'usd', 100000
 FROM generate_series(1, 6) g;
-INSERT INTO stripe_webhook.carts (id, user_id) SELECT n, 'ru' || n FROM generate_series(1, :sessions) n;
+INSERT INTO stripe_webhook.carts (id, user_id) SELECT n, n::text FROM generate_series(1, :sessions) n;
 SELECT setval(pg_get_serial_sequence('stripe_webhook.carts', 'id'), 1000000);
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
 SELECT n, 1 + 2 * (n % 3), 2 FROM generate_series(1, :sessions) n

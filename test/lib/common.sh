@@ -135,3 +135,25 @@ sw_shop_state() {
                (SELECT coalesce(string_agg(stock::text, ',' ORDER BY id), '-') FROM stripe_webhook.products) || ' ' ||
                (SELECT coalesce(sum(count), 0) FROM stripe_webhook.rejected_deliveries)"
 }
+
+# The bindings the fulfilment suites run under: "builtin" (the extension's
+# own tables) and the test shops of test/lib/shops/ (each with its
+# <shop>.sql, <shop>.json and <shop>_compat.sql).  SW_TEST_BINDINGS narrows
+# the list (e.g. SW_TEST_BINDINGS=django).
+SW_BINDINGS=${SW_TEST_BINDINGS:-builtin django minimal}
+
+# sw_db_prepare DB BINDING: in the (existing, empty) database DB, create the
+# extension and, for a test shop, load the shop, bind it (in usd, the test
+# sessions' currency) and put the compatibility views in place of the
+# built-in tables (test/lib/shops/<shop>_compat.sql): the tests written
+# against the built-in tables then run against the shop's own tables.
+sw_db_prepare() {
+    local db=$1 binding=$2
+    psql -qX -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION IF NOT EXISTS stripe_webhook" >/dev/null || return 1
+    [ "$binding" = builtin ] && return 0
+    local shops="$SW_ROOT/test/lib/shops"
+    [ -f "$shops/$binding.sql" ] && [ -f "$shops/$binding.json" ] && [ -f "$shops/${binding}_compat.sql" ] ||
+        { echo "no test shop $binding in $shops" >&2; return 1; }
+    psql -qX -v ON_ERROR_STOP=1 -d "$db" -v binding="$(cat "$shops/$binding.json")" \
+        -f "$shops/$binding.sql" -f "$shops/${binding}_compat.sql" >/dev/null
+}

@@ -11,6 +11,13 @@
 --   pg_temp.sess(base, id, user_id, cart)  base session with id and metadata replaced
 --   pg_temp.shop_state()                   one text summarising every shop table,
 --                                          to assert that nothing was written
+--   psql variables :'carts_table', :'carts_id': the carts table in force
+--   and its id column (stripe_webhook.carts and id, or a bound shop's);
+--   :'carts_table_name' as messages name it (schema.name, unquoted);
+--   :integer_cart_ids: whether cart ids are integers (else text or uuid)
+--   pg_temp.holds(logical, ...)            whether the orders table in force has
+--                                          a column for each of these logical
+--                                          names (a bound shop may have none)
 --   pg_temp.order_status(order_id)         the order's status
 --   pg_temp.invariant_violations()         test/lib/invariants.sql: one row per
 --                                          violated shop invariant (none: all hold);
@@ -33,6 +40,13 @@
 \set ev_succeeded `cat test/fixtures/event.checkout.session.async_payment_succeeded.json`
 \set ev_failed `cat test/fixtures/event.checkout.session.async_payment_failed.json`
 \set sw_invariants `cat test/lib/invariants.sql`
+
+SELECT document->'carts'->>'table' AS carts_table, document->'carts'->'columns'->>'id' AS carts_id,
+       n.nspname || '.' || c.relname AS carts_table_name,
+       document->'carts'->'types'->>'id' IN ('smallint', 'integer', 'bigint') AS integer_cart_ids
+  FROM stripe_webhook.shop_binding
+  JOIN pg_catalog.pg_class c ON c.oid = (document->'carts'->>'table')::regclass
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \gset
 
 -- Flags raise WARNINGs; the tests assert the rows instead.
 SET LOCAL client_min_messages = error;
@@ -62,6 +76,11 @@ LANGUAGE sql AS $$
         SELECT c.id, v.p, v.q FROM c, (VALUES (101, 2), (102, 1)) AS v(p, q)
     )
     SELECT id FROM c
+$$;
+
+CREATE FUNCTION pg_temp.holds(VARIADIC logical text[]) RETURNS boolean
+LANGUAGE sql AS $$
+    SELECT builtin OR document->'orders'->'columns' ?& logical FROM stripe_webhook.shop_binding
 $$;
 
 CREATE FUNCTION pg_temp.sess(base jsonb, p_id text, p_user text, p_cart bigint) RETURNS jsonb

@@ -11,19 +11,21 @@ SELECT is(:'paid_order'::uuid,
           (SELECT id FROM stripe_webhook.orders
             WHERE checkout_session_id = 'cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY'),
           'paid: returns the id of the order it created');
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('payment_intent', 'amount_total', 'customer_email') THEN results_eq(
     format($$SELECT user_id, cart_id, payment_intent_id, status, payment_status, currency, amount_subtotal,
                     amount_total, customer_email, review_reason
                FROM stripe_webhook.orders WHERE id = %L$$, :'paid_order'),
     $$VALUES ('42', 1337::bigint, 'pi_1PgafyB7WZ01zgkWSjxsAJo3', 'confirmed', 'paid', 'usd', 5500::bigint,
               6000::bigint, 'jenny.rosen@example.com', NULL::text)$$,
-    'paid: order is confirmed/paid with the session''s amounts, currency, email and payment intent');
-SELECT results_eq(
+    'paid: order is confirmed/paid with the session''s amounts, currency, email and payment intent')
+       ELSE skip('the bound shop keeps no payment_intent, amount_total, customer_email', 1) END;
+SELECT CASE WHEN pg_temp.holds('shipping_name') THEN results_eq(
     format($$SELECT shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_state,
                     shipping_postal_code, shipping_country
                FROM stripe_webhook.orders WHERE id = %L$$, :'paid_order'),
     $$VALUES ('Jenny Rosen', '510 Townsend St', 'Apt 4', 'San Francisco', 'CA', '94103', 'US')$$,
-    'paid: shipping comes from collected_information.shipping_details');
+    'paid: shipping comes from collected_information.shipping_details')
+       ELSE skip('the bound shop keeps no shipping_name', 1) END;
 SELECT results_eq(
     format($$SELECT product_id, quantity, unit_amount, shortfall, stock_taken
                FROM stripe_webhook.order_items WHERE order_id = %L ORDER BY product_id$$, :'paid_order'),
@@ -48,11 +50,12 @@ SELECT ok((SELECT created_at <= now() AND updated_at = created_at FROM stripe_we
 -- 2. legacy shape (API 2025-01-27.acacia): top-level shipping_details, no collected_information
 SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess((:'ev_legacy'::jsonb)->'data'->'object', 'cs_test_legacy_1', '43', 1338)) AS legacy_order \gset
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('shipping_name') THEN results_eq(
     format($$SELECT status, payment_status, shipping_name, shipping_line1, shipping_city, shipping_country
                FROM stripe_webhook.orders WHERE id = %L$$, :'legacy_order'),
     $$VALUES ('confirmed', 'paid', 'Jenny Rosen', '510 Townsend St', 'San Francisco', 'US')$$,
-    'legacy: shipping comes from the top-level shipping_details');
+    'legacy: shipping comes from the top-level shipping_details')
+       ELSE skip('the bound shop keeps no shipping_name', 1) END;
 SELECT is((SELECT count(*)::int FROM stripe_webhook.order_items WHERE order_id = :'legacy_order'), 2,
           'legacy: both lines are ordered');
 
@@ -64,20 +67,22 @@ SELECT stripe_webhook.stripe_fulfill_session(
                          '{"line1": "1 Billing Rd", "line2": null, "city": "Austin", "state": "TX",
                            "postal_code": "73301", "country": "US"}'),
                'cs_test_fallback_1', '44', 1339)) AS fallback_order \gset
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('shipping_name') THEN results_eq(
     format($$SELECT shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_state,
                     shipping_postal_code, shipping_country
                FROM stripe_webhook.orders WHERE id = %L$$, :'fallback_order'),
     $$VALUES ('Jenny Rosen', '1 Billing Rd', NULL::text, 'Austin', 'TX', '73301', 'US')$$,
-    'fallback: shipping comes from customer_details.address when no shipping details exist');
+    'fallback: shipping comes from customer_details.address when no shipping details exist')
+       ELSE skip('the bound shop keeps no shipping_name', 1) END;
 
 -- 3b. collected_information absent and shipping_details null: still the fallback
 SELECT pg_temp.new_cart('45') AS c45 \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess((:'paid'::jsonb) - 'collected_information' || '{"shipping_details": null}',
                         'cs_test_fallback_2', '45', :c45)) AS fallback2 \gset
-SELECT is((SELECT shipping_line1 FROM stripe_webhook.orders WHERE id = :'fallback2'), '510 Townsend St',
-          'fallback: with collected_information absent and shipping_details null, customer_details.address is used');
+SELECT CASE WHEN pg_temp.holds('shipping_line1') THEN is((SELECT shipping_line1 FROM stripe_webhook.orders WHERE id = :'fallback2'), '510 Townsend St',
+          'fallback: with collected_information absent and shipping_details null, customer_details.address is used')
+       ELSE skip('the bound shop keeps no shipping_line1', 1) END;
 
 -- 3c. no address anywhere: the order has no shipping address, but exists
 SELECT pg_temp.new_cart('46') AS c46 \gset
@@ -85,11 +90,12 @@ SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(jsonb_set(:'paid'::jsonb, '{collected_information}', 'null'),
                                   '{customer_details}', '{"email": "a@example.com", "address": null}'),
                         'cs_test_noaddr', '46', :c46)) AS noaddr \gset
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('customer_email', 'shipping_name') THEN results_eq(
     format($$SELECT status, customer_email, shipping_name, shipping_line1, shipping_country
                FROM stripe_webhook.orders WHERE id = %L$$, :'noaddr'),
     $$VALUES ('confirmed', 'a@example.com', NULL::text, NULL::text, NULL::text)$$,
-    'no address: the order is created with empty shipping fields');
+    'no address: the order is created with empty shipping fields')
+       ELSE skip('the bound shop keeps no customer_email, shipping_name', 1) END;
 
 -- 3d. email falls back to the top-level customer_email
 SELECT pg_temp.new_cart('47') AS c47 \gset
@@ -97,8 +103,9 @@ SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(jsonb_set(:'paid'::jsonb, '{customer_details,email}', 'null'),
                                   '{customer_email}', '"top@example.com"'),
                         'cs_test_email', '47', :c47)) AS email_order \gset
-SELECT is((SELECT customer_email FROM stripe_webhook.orders WHERE id = :'email_order'), 'top@example.com',
-          'email: customer_email is used when customer_details.email is null');
+SELECT CASE WHEN pg_temp.holds('customer_email') THEN is((SELECT customer_email FROM stripe_webhook.orders WHERE id = :'email_order'), 'top@example.com',
+          'email: customer_email is used when customer_details.email is null')
+       ELSE skip('the bound shop keeps no customer_email', 1) END;
 
 -- 4. no_payment_required (e.g. a 100% discount): confirmed and paid
 SELECT pg_temp.new_cart('48') AS c48 \gset
@@ -106,11 +113,12 @@ SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(jsonb_set(jsonb_set(:'paid'::jsonb, '{payment_status}', '"no_payment_required"'),
                                             '{amount_total}', '0'), '{payment_intent}', 'null'),
                         'cs_test_free', '48', :c48)) AS free_order \gset
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('amount_total', 'payment_intent') THEN results_eq(
     format($$SELECT status, payment_status, amount_subtotal, amount_total, payment_intent_id
                FROM stripe_webhook.orders WHERE id = %L$$, :'free_order'),
     $$VALUES ('confirmed', 'paid', 5500::bigint, 0::bigint, NULL::text)$$,
-    'no_payment_required: order is confirmed/paid, total 0, no payment intent');
+    'no_payment_required: order is confirmed/paid, total 0, no payment intent')
+       ELSE skip('the bound shop keeps no amount_total, payment_intent', 1) END;
 SELECT is((SELECT sum(stock_taken)::int FROM stripe_webhook.order_items WHERE order_id = :'free_order'), 3,
           'no_payment_required: stock is taken');
 
@@ -118,11 +126,12 @@ SELECT is((SELECT sum(stock_taken)::int FROM stripe_webhook.order_items WHERE or
 SELECT stock AS mug_before FROM stripe_webhook.products WHERE id = 101 \gset
 SELECT pg_temp.new_cart('49') AS c49 \gset
 SELECT stripe_webhook.stripe_fulfill_session(pg_temp.sess(:'unpaid'::jsonb, 'cs_test_unpaid_1', '49', :c49)) AS unpaid_order \gset
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('payment_intent') THEN results_eq(
     format($$SELECT status, payment_status, payment_intent_id, review_reason
                FROM stripe_webhook.orders WHERE id = %L$$, :'unpaid_order'),
     $$VALUES ('pending', 'unpaid', 'pi_1SyntheticAsyncBank00001', NULL::text)$$,
-    'unpaid: order is pending/unpaid');
+    'unpaid: order is pending/unpaid')
+       ELSE skip('the bound shop keeps no payment_intent', 1) END;
 SELECT is((SELECT stock FROM stripe_webhook.products WHERE id = 101), :mug_before - 2,
           'unpaid: the order holds its stock');
 SELECT is((SELECT sum(stock_taken)::int FROM stripe_webhook.order_items WHERE order_id = :'unpaid_order'), 3,
@@ -151,11 +160,12 @@ SELECT stripe_webhook.stripe_fulfill_session(
                             '{currency_conversion}',
                             '{"amount_subtotal": 5500, "amount_total": 6000, "fx_rate": "0.92", "source_currency": "usd"}'),
                         'cs_test_adaptive', '51', :c51)) AS adaptive \gset
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('amount_total') THEN results_eq(
     format($$SELECT status, currency, amount_subtotal, amount_total, review_reason
                FROM stripe_webhook.orders WHERE id = %L$$, :'adaptive'),
     $$VALUES ('confirmed', 'usd', 5500::bigint, 6000::bigint, NULL::text)$$,
-    'adaptive pricing: compared and stored in the shop''s currency (currency_conversion)');
+    'adaptive pricing: compared and stored in the shop''s currency (currency_conversion)')
+       ELSE skip('the bound shop keeps no amount_total', 1) END;
 
 -- 8. upper-case currency in the session is accepted and stored lower-case
 SELECT pg_temp.new_cart('52') AS c52 \gset
@@ -177,13 +187,26 @@ SELECT is((SELECT status FROM stripe_webhook.orders WHERE id = :'newprice'), 'co
           'price: a session subtotal matching the current prices passes');
 UPDATE stripe_webhook.products SET price_amount = 1500 WHERE id = 101;
 
--- 10. metadata may carry other keys; user ids are opaque strings
+-- 10. metadata may carry other keys; user ids are opaque strings (where the
+--     shop's user column is text: a bound shop may have integer user ids)
+SELECT (SELECT document->'carts'->'types'->>'user' IN ('text', 'character varying')
+          FROM stripe_webhook.shop_binding) AS text_users \gset
+\if :text_users
 SELECT pg_temp.new_cart('user@example.com') AS cmail \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_meta', 'user@example.com', :cmail),
                      '{metadata,note}', '"gift"')) AS meta_order \gset
 SELECT is((SELECT user_id FROM stripe_webhook.orders WHERE id = :'meta_order'), 'user@example.com',
           'metadata: extra keys are ignored; user_id is kept as text');
+\else
+-- (the same with a decimal user id: the shop's user column is an integer)
+SELECT pg_temp.new_cart('1010') AS cmail \gset
+SELECT stripe_webhook.stripe_fulfill_session(
+           jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_meta', '1010', :cmail),
+                     '{metadata,note}', '"gift"')) AS meta_order \gset
+SELECT is((SELECT user_id FROM stripe_webhook.orders WHERE id = :'meta_order'), '1010',
+          'metadata: extra keys are ignored; user_id is kept (an integer user id)');
+\endif
 
 -- 11. big carts: many lines in one order
 INSERT INTO stripe_webhook.products (id, name, price_amount, stock)

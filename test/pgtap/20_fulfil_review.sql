@@ -35,10 +35,11 @@ SELECT pg_temp.shop_state() AS before_dup \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            jsonb_set(pg_temp.sess(:'paid'::jsonb, 'cs_test_dup_b', '43', 1338), '{payment_intent}', '"pi_second"')) AS dup_b \gset
 SELECT isnt(:'dup_b'::uuid, :'dup_a'::uuid, 'duplicate payment: the second session gets its own order');
-SELECT results_eq(
+SELECT CASE WHEN pg_temp.holds('payment_intent', 'amount_total') THEN results_eq(
     format($$SELECT status, payment_status, payment_intent_id, amount_total FROM stripe_webhook.orders WHERE id = %L$$, :'dup_b'),
     $$VALUES ('needs_review', 'paid', 'pi_second', 6000::bigint)$$,
-    'duplicate payment: the money is recorded in a needs_review order');
+    'duplicate payment: the money is recorded in a needs_review order')
+       ELSE skip('the bound shop keeps no payment_intent, amount_total', 1) END;
 SELECT matches((SELECT review_reason FROM stripe_webhook.orders WHERE id = :'dup_b'),
                '^duplicate payment: cart 1338 was already checked out by checkout session cs_test_dup_a',
                'duplicate payment: the reason names the cart and the first session');
@@ -91,10 +92,14 @@ UPDATE stripe_webhook.products SET stock = 50 WHERE id = 102;
 SELECT pg_temp.new_cart('61') AS c61 \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(:'paid'::jsonb, '{amount_subtotal}', '5400'), 'cs_test_amount', '61', :c61)) AS amount \gset
-SELECT results_eq(format($$SELECT status, payment_status, amount_subtotal, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'amount'),
+SELECT CASE WHEN pg_temp.holds('amount_subtotal') THEN results_eq(format($$SELECT status, payment_status, amount_subtotal, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'amount'),
                   $$VALUES ('needs_review', 'paid', 5400::bigint,
                             'amount mismatch: the session''s subtotal is 5400 usd but the cart''s items cost 5500 usd')$$,
-                  'amount mismatch: needs review, the session''s amount is stored, the reason says both');
+                  'amount mismatch: needs review, the session''s amount is stored, the reason says both')
+       ELSE results_eq(format($$SELECT status, payment_status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'amount'),
+                       $$VALUES ('needs_review', 'paid',
+                                 'amount mismatch: the session''s subtotal is 5400 usd but the cart''s items cost 5500 usd')$$,
+                       'amount mismatch: needs review, the reason says both (the shop keeps no amounts)') END;
 SELECT is((SELECT sum(stock_taken)::int FROM stripe_webhook.order_items WHERE order_id = :'amount'), 3,
           'amount mismatch: stock is still taken (the order is paid)');
 SELECT ok((SELECT locked FROM stripe_webhook.carts WHERE id = :c61), 'amount mismatch: the cart is locked');
@@ -103,11 +108,17 @@ SELECT ok((SELECT locked FROM stripe_webhook.carts WHERE id = :c61), 'amount mis
 SELECT pg_temp.new_cart('62') AS c62 \gset
 SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(:'paid'::jsonb, '{currency}', '"eur"'), 'cs_test_currency', '62', :c62)) AS cur \gset
-SELECT results_eq(format($$SELECT status, currency, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'cur'),
+SELECT CASE WHEN pg_temp.holds('currency') THEN results_eq(format($$SELECT status, currency, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'cur'),
                   $$VALUES ('needs_review', 'eur', 'currency mismatch: the session is in eur but the cart''s products are priced in usd')$$,
-                  'currency mismatch: needs review with the reason');
+                  'currency mismatch: needs review with the reason')
+       ELSE results_eq(format($$SELECT status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'cur'),
+                       $$VALUES ('needs_review', 'currency mismatch: the session is in eur but the cart''s products are priced in usd')$$,
+                       'currency mismatch: needs review with the reason (the shop keeps no order currency)') END;
 
--- 6. products in two currencies
+-- 6. products in two currencies (where the shop prices products in their
+--    own currency: a bound shop may have one currency for all)
+SELECT (SELECT document->'products'->'columns' ? 'currency' FROM stripe_webhook.shop_binding) AS product_currencies \gset
+\if :product_currencies
 INSERT INTO stripe_webhook.carts (user_id) VALUES ('63') RETURNING id AS c63 \gset
 INSERT INTO stripe_webhook.cart_items VALUES (:c63, 101, 1), (:c63, 104, 1);
 SELECT stripe_webhook.stripe_fulfill_session(
@@ -115,6 +126,11 @@ SELECT stripe_webhook.stripe_fulfill_session(
 SELECT results_eq(format($$SELECT status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'mixed'),
                   $$VALUES ('needs_review', 'the cart''s products are priced in more than one currency')$$,
                   'mixed currencies: needs review');
+\set mixed_orders 1
+\else
+SELECT skip('the bound shop has one currency for every product', 1);
+\set mixed_orders 0
+\endif
 
 -- 7. Adaptive Pricing with a converted subtotal that does not match
 SELECT pg_temp.new_cart('64') AS c64 \gset
@@ -122,11 +138,15 @@ SELECT stripe_webhook.stripe_fulfill_session(
            pg_temp.sess(jsonb_set(jsonb_set(:'paid'::jsonb, '{currency}', '"eur"'), '{currency_conversion}',
                                   '{"amount_subtotal": 5000, "amount_total": 5500, "fx_rate": "0.92", "source_currency": "usd"}'),
                         'cs_test_adaptive_bad', '64', :c64)) AS adaptive_bad \gset
-SELECT results_eq(format($$SELECT status, currency, amount_subtotal, amount_total, review_reason
+SELECT CASE WHEN pg_temp.holds('amount_subtotal', 'currency') THEN results_eq(format($$SELECT status, currency, amount_subtotal, amount_total, review_reason
                             FROM stripe_webhook.orders WHERE id = %L$$, :'adaptive_bad'),
                   $$VALUES ('needs_review', 'usd', 5000::bigint, 5500::bigint,
                             'amount mismatch: the session''s subtotal is 5000 usd but the cart''s items cost 5500 usd')$$,
-                  'adaptive pricing mismatch: compared in the shop''s currency, flagged');
+                  'adaptive pricing mismatch: compared in the shop''s currency, flagged')
+       ELSE results_eq(format($$SELECT status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'adaptive_bad'),
+                       $$VALUES ('needs_review',
+                                 'amount mismatch: the session''s subtotal is 5000 usd but the cart''s items cost 5500 usd')$$,
+                       'adaptive pricing mismatch: compared in the shop''s currency, flagged (the shop keeps no amounts)') END;
 -- ... and a converted currency that is not the shop's
 SELECT pg_temp.new_cart('65') AS c65 \gset
 SELECT stripe_webhook.stripe_fulfill_session(
@@ -137,7 +157,11 @@ SELECT is((SELECT review_reason FROM stripe_webhook.orders WHERE id = :'adaptive
           'currency mismatch: the session is in gbp but the cart''s products are priced in usd',
           'adaptive pricing: a source_currency that is not the products'' is flagged');
 
--- 8. a subtotal that overflows bigint is flagged, not an error
+-- 8. a subtotal that overflows bigint is flagged, not an error (where the
+--    shop's price column holds a bigint price)
+SELECT (SELECT document->'products'->'types'->>'price' IN ('bigint', 'numeric')
+          FROM stripe_webhook.shop_binding) AS bigint_prices \gset
+\if :bigint_prices
 INSERT INTO stripe_webhook.products (id, name, price_amount, stock) VALUES (150, 'Yacht', 9223372036854775807, 10);
 INSERT INTO stripe_webhook.carts (user_id) VALUES ('66') RETURNING id AS c66 \gset
 INSERT INTO stripe_webhook.cart_items VALUES (:c66, 150, 2);
@@ -145,6 +169,20 @@ SELECT stripe_webhook.stripe_fulfill_session(pg_temp.sess(:'paid'::jsonb, 'cs_te
 SELECT results_eq(format($$SELECT status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'ovf'),
                   $$VALUES ('needs_review', 'the cart''s subtotal does not fit in a bigint')$$,
                   'overflowing cart subtotal: flagged for review');
+\else
+-- (a narrower price column: the largest price it holds, on three lines of
+-- the largest quantity, overflows the subtotal just the same)
+SELECT CASE WHEN document->'products'->'types'->>'price' = 'integer' THEN 2147483647 ELSE 9999999999 END AS maxprice
+  FROM stripe_webhook.shop_binding \gset
+INSERT INTO stripe_webhook.products (id, name, price_amount, stock)
+SELECT 150 + g, 'Yacht ' || g, :maxprice, 2147483647 FROM generate_series(0, 2) g;
+INSERT INTO stripe_webhook.carts (user_id) VALUES ('66') RETURNING id AS c66 \gset
+INSERT INTO stripe_webhook.cart_items SELECT :c66, 150 + g, 2147483647 FROM generate_series(0, 2) g;
+SELECT stripe_webhook.stripe_fulfill_session(pg_temp.sess(:'paid'::jsonb, 'cs_test_overflow', '66', :c66)) AS ovf \gset
+SELECT results_eq(format($$SELECT status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'ovf'),
+                  $$VALUES ('needs_review', 'the cart''s subtotal does not fit in a bigint')$$,
+                  'overflowing cart subtotal: flagged for review (largest price the shop''s column holds)');
+\endif
 
 -- 9. several flags at once are all recorded
 UPDATE stripe_webhook.products SET stock = 0 WHERE id = 102;
@@ -180,23 +218,26 @@ SELECT is((SELECT pg_catalog.count(*)::int FROM stripe_webhook.orders o
 SELECT is((SELECT pg_catalog.string_agg(u.user_id || ':' || (SELECT pg_catalog.count(*) FROM stripe_webhook.carts c
                                                              WHERE c.user_id = u.user_id AND NOT c.locked), ',' ORDER BY u.user_id)
              FROM (SELECT DISTINCT user_id FROM stripe_webhook.orders) u),
-          '42:1,43:1,44:1,60:1,61:1,62:1,63:1,64:1,65:1,66:1,67:1',
-          'each user with an order got exactly one new active cart');
+          CASE :mixed_orders WHEN 1 THEN '42:1,43:1,44:1,60:1,61:1,62:1,63:1,64:1,65:1,66:1,67:1'
+                             ELSE '42:1,43:1,44:1,60:1,61:1,62:1,64:1,65:1,66:1,67:1' END,
+          'each user with an order got exactly one new active cart (user 63 orders only where products have two currencies)');
 
 -- 11. WARNINGs are raised for flags (captured by raising client_min_messages is not possible in pgTAP;
 --     test/e2e/20_fulfil_log.t reads them).  Here: the review orders are easy to list.
-SELECT is((SELECT count(*)::int FROM stripe_webhook.orders WHERE status = 'needs_review'), 11,
-          'eleven orders above need review');
+SELECT is((SELECT count(*)::int FROM stripe_webhook.orders WHERE status = 'needs_review'), 10 + :mixed_orders,
+          'eleven orders above need review (ten where one currency prices every product)');
 SELECT ok((SELECT bool_and(review_reason !~ 'jenny|Townsend|pi_1Pg') FROM stripe_webhook.orders WHERE review_reason IS NOT NULL),
           'review reasons carry ids and amounts, not customer data');
 
 -- 12. the stored amounts are the session's (not recomputed)
-SELECT is((SELECT amount_total FROM stripe_webhook.orders WHERE id = :'amount'), 6000::bigint,
-          'amount_total is the session''s');
+SELECT CASE WHEN pg_temp.holds('amount_total') THEN is((SELECT amount_total FROM stripe_webhook.orders WHERE id = :'amount'), 6000::bigint,
+          'amount_total is the session''s')
+       ELSE skip('the bound shop keeps no amount_total', 1) END;
 SELECT is((SELECT count(*)::int FROM stripe_webhook.orders WHERE cart_id IS NULL), 1,
           'only the order whose cart was deleted lost its cart reference');
 SELECT is((SELECT count(*)::int FROM stripe_webhook.checkout_sessions WHERE outcome IS NOT NULL), 0, 'nothing recorded as failed or expired');
-SELECT is((SELECT count(*)::int FROM stripe_webhook.orders), 13, 'thirteen orders in all');
+SELECT is((SELECT count(*)::int FROM stripe_webhook.orders), 12 + :mixed_orders,
+          'thirteen orders in all (twelve where one currency prices every product)');
 SELECT is((SELECT count(*)::int FROM stripe_webhook.orders WHERE status = 'confirmed'), 2, 'two confirmed');
 SELECT is((SELECT count(*)::int FROM stripe_webhook.orders WHERE payment_status = 'unpaid'), 2, 'two unpaid');
 SELECT * FROM finish();

@@ -56,7 +56,7 @@ SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index
 
 -- constraints reject bad rows
 INSERT INTO stripe_webhook.products (id, name, price_amount, stock) VALUES (901, 'Thing', 100, 1);
-INSERT INTO stripe_webhook.carts (id, user_id) VALUES (9001, 'u1');
+INSERT INTO stripe_webhook.carts (id, user_id) VALUES (9001, '1');
 SELECT throws_ok($$UPDATE stripe_webhook.products SET stock = -1 WHERE id = 901$$, '23514', NULL,
                  'stock cannot go negative');
 SELECT throws_ok($$UPDATE stripe_webhook.products SET price_amount = -1 WHERE id = 901$$, '23514', NULL,
@@ -67,38 +67,38 @@ SELECT throws_ok($$INSERT INTO stripe_webhook.cart_items VALUES (9001, 901, 0)$$
                  'quantity must be positive');
 SELECT throws_ok($$INSERT INTO stripe_webhook.cart_items VALUES (9001, 999999, 1)$$, '23503', NULL,
                  'cart_items.product_id references products');
-SELECT throws_ok($$INSERT INTO stripe_webhook.carts (user_id) VALUES ('u1')$$, '23505', NULL,
+SELECT throws_ok($$INSERT INTO stripe_webhook.carts (user_id) VALUES ('1')$$, '23505', NULL,
                  'a second unlocked cart for a user is refused');
-SELECT lives_ok($$INSERT INTO stripe_webhook.carts (user_id, locked, locked_at) VALUES ('u1', true, now())$$,
+SELECT lives_ok($$INSERT INTO stripe_webhook.carts (user_id, locked, locked_at) VALUES ('1', true, now())$$,
                 'locked carts of the same user are fine');
 SELECT throws_ok($$INSERT INTO stripe_webhook.carts (user_id) VALUES ('')$$, '23514', NULL,
                  'user_id cannot be empty');
 SELECT throws_ok($$INSERT INTO stripe_webhook.orders (user_id, checkout_session_id, status, payment_status,
                      currency, amount_subtotal, amount_total)
-                   VALUES ('u1', 'cs_x', 'shipped', 'paid', 'usd', 1, 1)$$, '23514', NULL,
+                   VALUES ('1', 'cs_x', 'shipped', 'paid', 'usd', 1, 1)$$, '23514', NULL,
                  'order status is one of pending, confirmed, needs_review, cancelled');
 SELECT throws_ok($$INSERT INTO stripe_webhook.orders (user_id, checkout_session_id, status, payment_status,
                      currency, amount_subtotal, amount_total)
-                   VALUES ('u1', 'cs_x', 'confirmed', 'refunded', 'usd', 1, 1)$$, '23514', NULL,
+                   VALUES ('1', 'cs_x', 'confirmed', 'refunded', 'usd', 1, 1)$$, '23514', NULL,
                  'payment_status is one of unpaid, paid, failed');
 SELECT throws_ok($$INSERT INTO stripe_webhook.orders (user_id, checkout_session_id, status, payment_status,
                      currency, amount_subtotal, amount_total)
-                   VALUES ('u1', 'cs_x', 'needs_review', 'paid', 'usd', 1, 1)$$, '23514', NULL,
+                   VALUES ('1', 'cs_x', 'needs_review', 'paid', 'usd', 1, 1)$$, '23514', NULL,
                  'needs_review requires a review_reason');
 SELECT throws_ok($$INSERT INTO stripe_webhook.orders (user_id, checkout_session_id, status, payment_status,
                      currency, amount_subtotal, amount_total)
-                   VALUES ('u1', 'cs_x', 'confirmed', 'paid', 'usd', -1, 1)$$, '23514', NULL,
+                   VALUES ('1', 'cs_x', 'confirmed', 'paid', 'usd', -1, 1)$$, '23514', NULL,
                  'amounts cannot be negative');
 SELECT throws_ok($$INSERT INTO stripe_webhook.orders (user_id, checkout_session_id, status, payment_status,
                      currency, amount_subtotal, amount_total)
-                   VALUES ('u1', 'cs_x', 'confirmed', 'unpaid', 'usd', 1, 1)$$, '23514', NULL,
+                   VALUES ('1', 'cs_x', 'confirmed', 'unpaid', 'usd', 1, 1)$$, '23514', NULL,
                  'a confirmed order is paid');
 INSERT INTO stripe_webhook.orders (id, user_id, checkout_session_id, status, payment_status, currency,
                                    amount_subtotal, amount_total)
-VALUES ('00000000-0000-0000-0000-000000000001', 'u1', 'cs_y', 'confirmed', 'paid', 'usd', 100, 100);
+VALUES ('00000000-0000-0000-0000-000000000001', '1', 'cs_y', 'confirmed', 'paid', 'usd', 100, 100);
 SELECT throws_ok($$INSERT INTO stripe_webhook.orders (user_id, checkout_session_id, status, payment_status,
                      currency, amount_subtotal, amount_total)
-                   VALUES ('u1', 'cs_y', 'confirmed', 'paid', 'usd', 1, 1)$$, '23505', NULL,
+                   VALUES ('1', 'cs_y', 'confirmed', 'paid', 'usd', 1, 1)$$, '23505', NULL,
                  'one order per checkout session');
 SELECT throws_ok($$INSERT INTO stripe_webhook.order_items (order_id, product_id, quantity, unit_amount, shortfall)
                    VALUES ('00000000-0000-0000-0000-000000000001', 901, 1, 100, 2)$$, '23514', NULL,

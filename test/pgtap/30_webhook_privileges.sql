@@ -178,10 +178,10 @@ BEGIN
 END
 $$;
 
-SELECT wh_test.make_cart(34001, 'u34001');
+SELECT wh_test.make_cart(34001, '34001');
 CREATE TEMP TABLE ev AS
-SELECT wh_test.event('paid', 'evt_priv1', 'cs_test_priv1', 34001, 'u34001') AS body,
-       stripe_webhook.stripe_signature_header(wh_test.event('paid', 'evt_priv1', 'cs_test_priv1', 34001, 'u34001'),
+SELECT wh_test.event('paid', 'evt_priv1', 'cs_test_priv1', 34001, '34001') AS body,
+       stripe_webhook.stripe_signature_header(wh_test.event('paid', 'evt_priv1', 'cs_test_priv1', 34001, '34001'),
                                               wh_test.secret()) AS sig;
 GRANT SELECT ON ev TO PUBLIC;
 

@@ -40,8 +40,8 @@ AS $$
 $$;
 DO $$
 BEGIN
-    PERFORM hostile.cart(9201, 'victim'), hostile.cart(9202, 'attacker'), hostile.cart(9203, 'attacker2'),
-            hostile.cart(9205, 'dupkeys'), hostile.cart(9206, 'future');
+    PERFORM hostile.cart(9201, '900001'), hostile.cart(9202, '900002'), hostile.cart(9203, '900003'),
+            hostile.cart(9205, '900004'), hostile.cart(9206, '900005');
 END
 $$;
 
@@ -120,34 +120,47 @@ CREATE TEMP TABLE start AS SELECT hostile.shop() AS shop;
 -- SQL in metadata values and ids: data, never code; and never another
 -- user's cart.
 -------------------------------------------------------------------------------
-SELECT is(hostile.try(hostile.ok('evt_h_sql1', 'victim''; DROP TABLE stripe_webhook.orders; --', '9201')::text),
-          '{"status": 422, "sqlstate": "SW205", "shop": "unchanged", "recorded": {"evt_h_sql1": "failed/SW205"}}',
+SELECT CASE WHEN document->'carts'->'types'->>'id' IN ('integer', 'bigint', 'smallint') THEN 'SW203' ELSE 'SW204' END
+       AS bad_cart_code
+  FROM stripe_webhook.shop_binding \gset
+-- A user id with SQL in it is some other user's where user ids are text
+-- (SW205: the cart is not theirs), and no user id at all where the shop's
+-- are integers (SW203: metadata.user_id invalid).
+SELECT CASE WHEN document->'carts'->'types'->>'user' IN ('integer', 'bigint', 'smallint') THEN 'SW203' ELSE 'SW205' END
+       AS bad_user_code
+  FROM stripe_webhook.shop_binding \gset
+SELECT is(hostile.try(hostile.ok('evt_h_sql1', '900001''; DROP TABLE stripe_webhook.orders; --', '9201')::text),
+          replace('{"status": 422, "sqlstate": "SW205", "shop": "unchanged", "recorded": {"evt_h_sql1": "failed/SW205"}}',
+                  'SW205', :'bad_user_code')::jsonb,
           'SQL in metadata.user_id (victim''s cart): 422 SW205, shop unchanged, event recorded as failed');
-SELECT is(hostile.try(hostile.ok('evt_h_sql2', 'attacker', '9202; DELETE FROM stripe_webhook.products')::text),
-          '{"status": 422, "sqlstate": "SW203", "shop": "unchanged", "recorded": {"evt_h_sql2": "failed/SW203"}}',
+SELECT is(hostile.try(hostile.ok('evt_h_sql2', '900002', '9202; DELETE FROM stripe_webhook.products')::text),
+          replace('{"status": 422, "sqlstate": "SW203", "shop": "unchanged", "recorded": {"evt_h_sql2": "failed/SW203"}}',
+                  'SW203', :'bad_cart_code')::jsonb,
           'SQL after metadata.cart_id: 422 SW203');
-SELECT is(hostile.try(hostile.ok('evt_h_sql3', 'attacker', '9201 OR 1=1')::text),
-          '{"status": 422, "sqlstate": "SW203", "shop": "unchanged", "recorded": {"evt_h_sql3": "failed/SW203"}}',
+SELECT is(hostile.try(hostile.ok('evt_h_sql3', '900002', '9201 OR 1=1')::text),
+          replace('{"status": 422, "sqlstate": "SW203", "shop": "unchanged", "recorded": {"evt_h_sql3": "failed/SW203"}}',
+                  'SW203', :'bad_cart_code')::jsonb,
           'metadata.cart_id "9201 OR 1=1": 422 SW203');
-SELECT is(hostile.try(hostile.ok('evt_h_sql4', 'attacker'' OR ''1''=''1', '9201')::text),
-          '{"status": 422, "sqlstate": "SW205", "shop": "unchanged", "recorded": {"evt_h_sql4": "failed/SW205"}}',
-          'metadata.user_id "attacker'' OR ''1''=''1" for the victim''s cart: 422 SW205');
-SELECT is(hostile.try(hostile.ok('evt_h_sql5', 'attacker', '9201')::text),
+SELECT is(hostile.try(hostile.ok('evt_h_sql4', '900002'' OR ''1''=''1', '9201')::text),
+          replace('{"status": 422, "sqlstate": "SW205", "shop": "unchanged", "recorded": {"evt_h_sql4": "failed/SW205"}}',
+                  'SW205', :'bad_user_code')::jsonb,
+          'metadata.user_id "900002'' OR ''1''=''1" for the victim''s cart: 422 SW205');
+SELECT is(hostile.try(hostile.ok('evt_h_sql5', '900002', '9201')::text),
           '{"status": 422, "sqlstate": "SW205", "shop": "unchanged", "recorded": {"evt_h_sql5": "failed/SW205"}}',
           'a correct-looking session naming another user''s cart: 422 SW205');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sql6', 'attacker', '9202'), '{data,object,id}',
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sql6', '900002', '9202'), '{data,object,id}',
                                 '"cs_test_x''; DROP TABLE stripe_webhook.carts; --"')::text),
           '{"status": 422, "sqlstate": "SW207", "shop": "unchanged", "recorded": {"evt_h_sql6": "failed/SW207"}}',
           'SQL in the session id: 422 SW207');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sql7', 'attacker', '9202'), '{type}',
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sql7', '900002', '9202'), '{type}',
                                 '"checkout.session.completed''; DROP TABLE stripe_webhook.events; --"')::text),
           '{"status": 400, "message": "payload is not a Stripe event: \"type\" is missing or malformed", "shop": "unchanged", "recorded": {}}',
           'SQL in the event type: 400, nothing recorded');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sql8', 'attacker', '9202'), '{id}',
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sql8', '900002', '9202'), '{id}',
                                 '"evt_1''); DELETE FROM stripe_webhook.events; --"')::text),
           '{"status": 400, "message": "payload is not a Stripe event: \"id\" is not an event id (evt_...)", "shop": "unchanged", "recorded": {}}',
           'SQL in the event id: 400, nothing recorded');
-SELECT is(hostile.try(hostile.ok('evt_h_sql9', 'attacker', '9202')::text,
+SELECT is(hostile.try(hostile.ok('evt_h_sql9', '900002', '9202')::text,
                       't=1''; DROP TABLE stripe_webhook.events; --,v1=' || repeat('0', 64)),
           '{"status": 400, "message": "Unable to extract timestamp and signatures from header", "shop": "unchanged", "recorded": {}, "counted": "bad_header"}',
           'SQL in the Stripe-Signature header: 400, only counted');
@@ -178,8 +191,14 @@ INSERT INTO bad_cart_ids (cart, sqlstate, what) VALUES
     ('["9202"]', 'SW203', 'an array'),
     ('null', 'SW202', 'null (missing)'),
     ('"9223372036854775807"', 'SW204', 'bigint max (well-formed, no such cart)');
+-- where the shop's cart ids are text, any non-empty string names a cart (one
+-- that does not exist here): SW204 instead of SW203 for the malformed ones
+UPDATE bad_cart_ids SET sqlstate = 'SW204'
+ WHERE sqlstate = 'SW203' AND cart <> '""' AND pg_catalog.jsonb_typeof(cart) = 'string'
+   AND (SELECT document->'carts'->'types'->>'id' NOT IN ('smallint', 'integer', 'bigint')
+          FROM stripe_webhook.shop_binding);
 SELECT is(hostile.try(hostile.ev('evt_h_id' || n, 'cs_test_h_id' || n,
-                                 jsonb_build_object('user_id', 'attacker', 'cart_id', cart))::text),
+                                 jsonb_build_object('user_id', '900002', 'cart_id', cart))::text),
           jsonb_build_object('status', 422, 'sqlstate', sqlstate, 'shop', 'unchanged',
                              'recorded', jsonb_build_object('evt_h_id' || n, 'failed/' || sqlstate)),
           'metadata.cart_id ' || what || ': 422 ' || sqlstate || ', shop unchanged')
@@ -194,14 +213,14 @@ SELECT is(hostile.try(hostile.ok('evt_h_uid2', E'attacker\u0001\n', '9202')::tex
 SELECT is(hostile.try(hostile.ev('evt_h_uid3', 'cs_test_h_uid3', '{"user_id": 42, "cart_id": "9202"}')::text),
           '{"status": 422, "sqlstate": "SW203", "shop": "unchanged", "recorded": {"evt_h_uid3": "failed/SW203"}}',
           'metadata.user_id a JSON number: 422 SW203');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sid', 'attacker', '9202'), '{data,object,id}',
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_sid', '900002', '9202'), '{data,object,id}',
                                 to_jsonb('cs_' || repeat('x', 300)))::text),
           '{"status": 422, "sqlstate": "SW207", "shop": "unchanged", "recorded": {"evt_h_sid": "failed/SW207"}}',
           'a session id of 303 characters: 422 SW207');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_eid', 'attacker', '9202'), '{id}', to_jsonb('evt_' || repeat('x', 300)))::text),
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_eid', '900002', '9202'), '{id}', to_jsonb('evt_' || repeat('x', 300)))::text),
           '{"status": 400, "message": "payload is not a Stripe event: \"id\" is not an event id (evt_...)", "shop": "unchanged", "recorded": {}}',
           'an event id of 304 characters: 400, nothing recorded');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_pi', 'attacker', '9202'), '{data,object,payment_intent}',
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_pi', '900002', '9202'), '{data,object,payment_intent}',
                                 '"pi_1; DROP TABLE x"')::text),
           '{"status": 422, "sqlstate": "SW207", "shop": "unchanged", "recorded": {"evt_h_pi": "failed/SW207"}}',
           'a payment intent id with SQL in it: 422 SW207');
@@ -221,13 +240,16 @@ INSERT INTO bad_amounts (path, amount, what) VALUES
     ('{data,object,amount_subtotal}', '"5500"', 'subtotal as a string'),
     ('{data,object,amount_subtotal}', 'null', 'subtotal null'),
     ('{data,object,amount_total}', '[6000]', 'total an array');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_amt' || n, 'attacker', '9202'), path, amount)::text),
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_amt' || n, '900002', '9202'), path, amount)::text),
           jsonb_build_object('status', 422, 'sqlstate', 'SW207', 'shop', 'unchanged',
                              'recorded', jsonb_build_object('evt_h_amt' || n, 'failed/SW207')),
           what || ': 422 SW207, shop unchanged')
 FROM bad_amounts ORDER BY n;
+-- (a bound shop's cart lines are reached through a view, where ON CONFLICT
+-- has no unique index to use: the plain insert there)
 SELECT throws_ok($$INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity) VALUES (9203, 9101, 0)$$
-                 || $$ ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = -3$$,
+                 || CASE WHEN (SELECT builtin FROM stripe_webhook.shop_binding)
+                         THEN $$ ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = -3$$ ELSE '' END,
                  '23514', NULL, 'a cart line can never hold a zero or negative quantity');
 
 -------------------------------------------------------------------------------
@@ -241,17 +263,17 @@ SELECT is(hostile.try('{"id": "evt_h_deep1", "object": "event", "type": "checkou
           '{"status": 400, "message": "payload is not valid JSON", "shop": "unchanged", "recorded": {}}',
           '100000 nested objects in data.object: 400, nothing recorded');
 SELECT is(hostile.try(hostile.ev('evt_h_deep2', 'cs_test_h_deep2',
-                                 ('{"user_id": "attacker", "cart_id": ' || repeat('{"a": ', 2000) || '"9202"'
+                                 ('{"user_id": "900002", "cart_id": ' || repeat('{"a": ', 2000) || '"9202"'
                                   || repeat('}', 2000) || '}')::jsonb)::text),
           '{"status": 422, "sqlstate": "SW203", "shop": "unchanged", "recorded": {"evt_h_deep2": "failed/SW203"}}',
           'metadata.cart_id nested 2000 deep: 422 SW203');
-SELECT is(hostile.try(hostile.ev('evt_h_meta', 'cs_test_h_meta', '[{"user_id": "attacker", "cart_id": "9202"}]')::text),
+SELECT is(hostile.try(hostile.ev('evt_h_meta', 'cs_test_h_meta', '[{"user_id": "900002", "cart_id": "9202"}]')::text),
           '{"status": 422, "sqlstate": "SW201", "shop": "unchanged", "recorded": {"evt_h_meta": "failed/SW201"}}',
           'metadata an array: 422 SW201');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_obj', 'attacker', '9202'), '{data,object}', '"checkout.session"')::text),
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_obj', '900002', '9202'), '{data,object}', '"checkout.session"')::text),
           '{"status": 400, "message": "payload is not a Stripe event: \"data.object\" is not an object", "shop": "unchanged", "recorded": {}}',
           'data.object a string: 400, nothing recorded');
-SELECT is(hostile.try(jsonb_build_array(hostile.ok('evt_h_arr', 'attacker', '9202'))::text),
+SELECT is(hostile.try(jsonb_build_array(hostile.ok('evt_h_arr', '900002', '9202'))::text),
           '{"status": 400, "message": "payload is not a JSON object", "shop": "unchanged", "recorded": {}}',
           'a valid event wrapped in an array: 400');
 SELECT is(hostile.try('true'),
@@ -264,7 +286,7 @@ SELECT is(hostile.try('{"id": "evt_h_dup1", "object": "event", "type": "checkout
                       || '"data": {"object": {}}, "object": "charge"}'),
           '{"status": 400, "message": "payload is not a Stripe event: \"object\" is not \"event\"", "shop": "unchanged", "recorded": {}}',
           'duplicate "object" key, the last one not "event": 400 (the last key wins, as in the stored payload)');
-SELECT is(hostile.try(replace(hostile.ok('evt_h_dup2', 'dupkeys', '9205')::text,
+SELECT is(hostile.try(replace(hostile.ok('evt_h_dup2', '900004', '9205')::text,
                               '"cart_id": "9205"', '"cart_id": "9205", "cart_id": "9201"')),
           '{"status": 422, "sqlstate": "SW205", "shop": "unchanged", "recorded": {"evt_h_dup2": "failed/SW205"}}',
           'duplicate metadata.cart_id whose last value is another user''s cart: 422 SW205, nothing taken');
@@ -293,9 +315,9 @@ SELECT is(hostile.try(repeat('x', 10 * 1024 * 1024)),
 SELECT is(hostile.try('{"pad": "' || repeat('x', 10 * 1024 * 1024) || '"}'),
           '{"status": 400, "message": "payload is not a Stripe event: \"object\" is not \"event\"", "shop": "unchanged", "recorded": {}}',
           '10 MB JSON object that is not an event: 400');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_10mb', 'attacker', '9202'), '{data,object,metadata,pad}',
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_10mb', '900002', '9202'), '{data,object,metadata,pad}',
                                 to_jsonb(repeat('x', 10 * 1024 * 1024)))::text,
-                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_10mb', 'attacker', '9202')::text, hostile.secret())),
+                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_10mb', '900002', '9202')::text, hostile.secret())),
           '{"status": 400, "message": "No signatures found matching the expected signature for payload", "shop": "unchanged", "recorded": {}, "counted": "no_match"}',
           'a real event padded to 10 MB after signing: 400');
 
@@ -303,7 +325,7 @@ SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_10mb', 'attacker', '9202'), '{
 -- Headers with thousands of signatures or timestamps
 -------------------------------------------------------------------------------
 CREATE TEMP TABLE hb AS
-SELECT hostile.ok('evt_h_hdr', 'attacker', '9202')::text AS body, extract(epoch FROM now())::bigint AS t;
+SELECT hostile.ok('evt_h_hdr', '900002', '9202')::text AS body, extract(epoch FROM now())::bigint AS t;
 CREATE TEMP TABLE hsig AS
 SELECT split_part(stripe_webhook.stripe_signature_header(body, hostile.secret(), to_timestamp(t)), ',', 2) AS v1, t, body FROM hb;
 SELECT is(hostile.try((SELECT body FROM hsig),
@@ -351,8 +373,8 @@ SELECT is(hostile.try((SELECT body FROM hsig), (SELECT 't=1e10,' || v1 FROM hsig
 -------------------------------------------------------------------------------
 -- A valid signature over a different body
 -------------------------------------------------------------------------------
-SELECT is(hostile.try(hostile.ok('evt_h_swap', 'victim', '9201')::text,
-                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_swap', 'attacker', '9202')::text, hostile.secret())),
+SELECT is(hostile.try(hostile.ok('evt_h_swap', '900001', '9201')::text,
+                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_swap', '900002', '9202')::text, hostile.secret())),
           '{"status": 400, "message": "No signatures found matching the expected signature for payload", "shop": "unchanged", "recorded": {}, "counted": "no_match"}',
           'the signature of one event sent with another body: 400');
 SELECT is(hostile.try((SELECT body FROM hb) || E'\n',
@@ -374,17 +396,21 @@ SELECT is((SELECT count(*) FROM stripe_webhook.events WHERE status <> 'failed'),
 -------------------------------------------------------------------------------
 -- Hostile-looking data that is just data: accepted, stored as it came
 -------------------------------------------------------------------------------
-SELECT is(hostile.try(jsonb_set(jsonb_set(hostile.ok('evt_h_data1', 'attacker', '9202'),
+SELECT is(hostile.try(jsonb_set(jsonb_set(hostile.ok('evt_h_data1', '900002', '9202'),
                                           '{data,object,customer_details,email}',
                                           '"x''); DROP TABLE stripe_webhook.products; --@example.com"'),
                                 '{data,object,collected_information,shipping_details,name}',
                                 '"Robert''); DROP TABLE stripe_webhook.orders;--"')::text) - 'shop',
           '{"status": 200, "message": "order created", "recorded": {"evt_h_data1": "processed/-"}}',
           'SQL in the customer''s email and shipping name of a valid session: 200, order created');
-SELECT is((SELECT customer_email || ' | ' || shipping_name FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_h_data1'),
-          'x''); DROP TABLE stripe_webhook.products; --@example.com | Robert''); DROP TABLE stripe_webhook.orders;--',
-          'both stored verbatim, as data');
-SELECT is(hostile.try(replace(hostile.ok('evt_h_data2', 'dupkeys', '9201')::text,
+-- (where the shop has e-mail and shipping name columns)
+SELECT CASE WHEN (SELECT document->'orders'->'columns' ?& ARRAY['customer_email', 'shipping_name']
+                    FROM stripe_webhook.shop_binding)
+       THEN is((SELECT customer_email || ' | ' || shipping_name FROM stripe_webhook.orders WHERE checkout_session_id = 'cs_test_h_data1'),
+               'x''); DROP TABLE stripe_webhook.products; --@example.com | Robert''); DROP TABLE stripe_webhook.orders;--',
+               'both stored verbatim, as data')
+       ELSE skip('the bound shop has no e-mail or shipping name column', 1) END;
+SELECT is(hostile.try(replace(hostile.ok('evt_h_data2', '900004', '9201')::text,
                               '"cart_id": "9201"', '"cart_id": "9201", "cart_id": "9205"')) - 'shop',
           '{"status": 200, "message": "order created", "recorded": {"evt_h_data2": "processed/-"}}',
           'duplicate metadata.cart_id, the last one the user''s own cart: 200');
@@ -392,7 +418,7 @@ SELECT is((SELECT o.cart_id || ' ' || (e.payload #>> '{data,object,metadata,cart
            FROM stripe_webhook.orders o JOIN stripe_webhook.events e ON e.order_id = o.id::text
            WHERE e.id = 'evt_h_data2'),
           '9205 9205', 'the cart fulfilled is the one the stored payload shows (no parser disagreement)');
-SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_data3', 'attacker2', '9203'), '{data,object,line_items}',
+SELECT is(hostile.try(jsonb_set(hostile.ok('evt_h_data3', '900003', '9203'), '{data,object,line_items}',
                                 '{"object": "list", "data": [{"price": {"product": "9101"}, "quantity": -3},
                                   {"price": {"product": "9102"}, "quantity": 1000000000}]}')::text) - 'shop',
           '{"status": 200, "message": "order created", "recorded": {"evt_h_data3": "processed/-"}}',
@@ -405,22 +431,22 @@ SELECT is((SELECT string_agg(oi.product_id || 'x' || oi.quantity, ',' ORDER BY o
 -- A correctly signed timestamp far in the future is accepted, as by
 -- Stripe's own libraries (they only reject signatures that are too old);
 -- replaying it can never fulfil twice: the event is already processed.
-SELECT is(hostile.try(hostile.ok('evt_h_future', 'future', '9206')::text,
-                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_future', 'future', '9206')::text,
+SELECT is(hostile.try(hostile.ok('evt_h_future', '900005', '9206')::text,
+                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_future', '900005', '9206')::text,
                                                              hostile.secret(), '2200-01-01')) - 'shop',
           '{"status": 200, "message": "order created", "recorded": {"evt_h_future": "processed/-"}}',
           'correctly signed with a timestamp in 2200: accepted like Stripe''s libraries do');
-SELECT is(hostile.try(hostile.ok('evt_h_future', 'future', '9206')::text,
-                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_future', 'future', '9206')::text,
+SELECT is(hostile.try(hostile.ok('evt_h_future', '900005', '9206')::text,
+                      stripe_webhook.stripe_signature_header(hostile.ok('evt_h_future', '900005', '9206')::text,
                                                              hostile.secret(), '2200-01-01')),
           '{"status": 200, "message": "already processed", "shop": "unchanged", "recorded": {}}',
           'its replay: 200 already processed, nothing written');
 
 -- A cart with an enormous quantity: the paid order exists, takes what there
 -- is, records the rest as shortfall, and nothing overflows.
-INSERT INTO stripe_webhook.carts (id, user_id) VALUES (9204, 'whale');
+INSERT INTO stripe_webhook.carts (id, user_id) VALUES (9204, '900006');
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity) VALUES (9204, 9101, 2147483647);
-SELECT is(hostile.try(hostile.ok('evt_h_whale', 'whale', '9204')::text) - 'shop',
+SELECT is(hostile.try(hostile.ok('evt_h_whale', '900006', '9204')::text) - 'shop',
           '{"status": 200, "message": "order created, needs review", "recorded": {"evt_h_whale": "processed/-"}}',
           'a cart line of 2147483647 units: 200, the order needs review');
 SELECT is((SELECT oi.stock_taken || ' ' || oi.shortfall || ' ' || p.stock || ' ' || o.status

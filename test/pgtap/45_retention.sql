@@ -262,9 +262,9 @@ DELETE FROM stripe_webhook.events WHERE id LIKE 'evt_s_%';
 
 -- keep_payloads = unprocessed: processed events are recorded without a
 -- payload in the first place; pruning them is the same.
-SELECT wh_test.make_cart(45101, 'u45101');
+SELECT wh_test.make_cart(45101, '45101');
 SET LOCAL stripe_webhook.keep_payloads = 'unprocessed';
-SELECT is(wh_test.deliver(wh_test.event('paid', 'evt_ret_keep1', 'cs_test_ret_keep1', 45101, 'u45101'))->>'status', '200',
+SELECT is(wh_test.deliver(wh_test.event('paid', 'evt_ret_keep1', 'cs_test_ret_keep1', 45101, '45101'))->>'status', '200',
           'keep_payloads = unprocessed: delivered');
 SELECT is((SELECT payload IS NULL FROM stripe_webhook.events WHERE id = 'evt_ret_keep1'), true,
           'recorded without its payload');
@@ -277,10 +277,10 @@ RESET stripe_webhook.payload_retention;
 ---------------------------------------------------------------------------
 -- A redelivery of a pruned event is harmless.
 ---------------------------------------------------------------------------
-SELECT wh_test.make_cart(45001, 'u45001');
+SELECT wh_test.make_cart(45001, '45001');
 CREATE TEMP TABLE redo AS
 SELECT body, stripe_webhook.stripe_signature_header(body, wh_test.secret()) AS sig
-FROM (SELECT wh_test.event('paid', 'evt_ret_redo1', 'cs_test_ret_redo1', 45001, 'u45001') AS body) b;
+FROM (SELECT wh_test.event('paid', 'evt_ret_redo1', 'cs_test_ret_redo1', 45001, '45001') AS body) b;
 CREATE TEMP TABLE first_answer AS
 SELECT stripe_webhook.stripe_handle_webhook(body, sig) AS r FROM redo;
 SELECT is((SELECT r->>'message' FROM first_answer), 'order created', 'first delivery: order created');
@@ -313,7 +313,7 @@ SELECT is((SELECT row(status, attempts, order_id::text, processed_at IS NOT NULL
 
 -- an ignored type, pruned and redelivered: ignored again
 CREATE TEMP TABLE ign AS
-SELECT wh_test.retype(wh_test.event('paid', 'evt_ret_ign1', 'cs_test_ret_ign1', 45002, 'u45002'),
+SELECT wh_test.retype(wh_test.event('paid', 'evt_ret_ign1', 'cs_test_ret_ign1', 45002, '45002'),
                       'customer.created') AS body;
 SELECT is(wh_test.deliver((SELECT body FROM ign))->>'message', 'event type ignored', 'an ignored event type');
 UPDATE stripe_webhook.events SET processed_at = now() - interval '100 days' WHERE id = 'evt_ret_ign1';

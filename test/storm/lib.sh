@@ -12,7 +12,8 @@
 #                              removes it)
 #   storm_db_create DB N [payments]
 #                              database DB: extension, relay role, a signing
-#                              secret, the storm's shop for N carts
+#                              secret, the storm's shop for N carts (in the
+#                              test shop $SW_STORM_BINDING if set)
 #                              (test/storm/setup.sql); the paid sessions go
 #                              to $STORM_WORK/DB.sessions.csv, the refund and
 #                              dispute events (with "payments") to
@@ -67,8 +68,10 @@ storm_db_create() {
     local db=$1 n=$2 payments=()
     [ "${3:-}" = payments ] && payments=(-v payments=1)
     psql -qX -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null || return 1
+    # SW_STORM_BINDING=<shop>: the shop of test/lib/shops/ bound, seen
+    # through its compatibility views (test/README.md, "Bound shops")
+    sw_db_prepare "$db" "${SW_STORM_BINDING:-builtin}" || return 1
     psql -qX -v ON_ERROR_STOP=1 -d "$db" -v secret="$STORM_SECRET" -v sessions="$n" "${payments[@]}" >/dev/null <<SQL || return 1
-CREATE EXTENSION stripe_webhook;
 \i $SW_ROOT/sql/relay_role.sql
 INSERT INTO stripe_webhook.signing_secrets (secret, description) VALUES (:'secret', 'storm');
 \i $STORM_DIR/setup.sql

@@ -88,6 +88,7 @@ EVENTS=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.paid_sessions")
 PAYMENT_EVENTS=$(storm_q "$DB" "SELECT count(*) FROM sw_proof.payment_events")
 SCARCE_STOCK=$(storm_q "$DB" "SELECT sum(stock) FROM stripe_webhook.products WHERE id > 100")
 SCARCE_WANTED=$(storm_q "$DB" "SELECT sum(quantity) FROM stripe_webhook.cart_items WHERE product_id > 100")
+say "binding: ${SW_STORM_BINDING:-builtin}"
 say "$EVENTS paid sessions for $SESSIONS carts; scarce products: $SCARCE_WANTED units wanted, $SCARCE_STOCK in stock"
 
 # The driver signs in Python; it must sign exactly as stripe_signature_header.
@@ -132,7 +133,7 @@ mutation 'exactly one order per paid session' \
     "a lost order"
 mutation 'no order without a paid session' \
     "INSERT INTO stripe_webhook.orders (user_id, cart_id, checkout_session_id, status, payment_status, currency, amount_subtotal, amount_total)
-     VALUES ('storm_u1', 1, 'cs_test_never_paid', 'confirmed', 'paid', 'usd', 0, 0)" \
+     VALUES ('1', 1, 'cs_test_never_paid', 'confirmed', 'paid', 'usd', 0, 0)" \
     "an order for a session nobody paid"
 mutation "order items equal their cart's items" \
     "UPDATE stripe_webhook.order_items SET quantity = quantity + 1, shortfall = shortfall + 1
@@ -155,7 +156,7 @@ mutation 'each cart consumed by at most one order' \
                                                                WHERE review_reason LIKE 'duplicate payment%')" \
     "a cart fulfilled twice"
 mutation 'exactly one unlocked cart per user' \
-    "UPDATE stripe_webhook.carts SET locked = true, locked_at = now() WHERE user_id = 'storm_u1' AND NOT locked" \
+    "UPDATE stripe_webhook.carts SET locked = true, locked_at = now() WHERE user_id = '1' AND NOT locked" \
     "a user left without an active cart"
 mutation "each order's refunded amount equals the latest cumulative figure Stripe sent" \
     "UPDATE stripe_webhook.orders SET amount_refunded = amount_refunded + 1

@@ -9,7 +9,7 @@
 --   products   20 "plenty" products (1,000,000 in stock each) and 5 "scarce"
 --              products (ids 101-105) with about a third of the units their
 --              carts want: the last-units race
---   carts      one active cart per user (storm_u<N>, cart id N) with one to
+--   carts      one active cart per user (user id N, cart id N) with one to
 --              three plenty products; every fourth cart also wants one or
 --              two units of a scarce product
 --   sw_proof.paid_sessions
@@ -63,8 +63,10 @@ SELECT p, 'Scarce ' || p, 5000 + p, 'usd', greatest(1, :sessions / 40)
 FROM generate_series(101, 105) p;
 
 INSERT INTO stripe_webhook.carts (id, user_id)
-SELECT c, 'storm_u' || c FROM generate_series(1, :sessions) c;
-SELECT setval(pg_get_serial_sequence('stripe_webhook.carts', 'id'), :sessions);
+SELECT c, c::text FROM generate_series(1, :sessions) c;
+-- (the id sequence of the carts table in force: built-in or the bound shop's)
+SELECT setval(pg_get_serial_sequence(document->'carts'->>'table', document->'carts'->'columns'->>'id'), :sessions)
+  FROM stripe_webhook.shop_binding;
 
 INSERT INTO stripe_webhook.cart_items (cart_id, product_id, quantity)
 SELECT cart_id, product_id, sum(quantity)

@@ -66,8 +66,18 @@ BUILTIN_ONLY_PGTAP="
     50_binding.sql            binds and unbinds shops itself
     52_bound_bigint_orders.sql binds the minimal shop (bigint order ids) itself
     55_binding_fulfil.sql     binds its own shops inside its transaction
+    65_holds.sql              stock holds on the built-in tables (66_holds_binding.sql: on bound shops)
+    65_refunds.sql            refunds and disputes on the built-in tables (66_refunds_binding.sql: bound)
+    66_holds_binding.sql      binds the Django-shaped and minimal shops itself
+    66_refunds_binding.sql    binds the Django-shaped shop itself
 "
+# The holds and refund specs set up the built-in tables directly; their
+# behaviour on bound shops is covered by the 66_*_binding.sql files.
 BUILTIN_ONLY_SPECS="
+    holds-last-units          built-in tables (bound: 66_holds_binding.sql)
+    holds-release-completed   built-in tables (bound: 66_holds_binding.sql)
+    holds-same-cart           built-in tables (bound: 66_holds_binding.sql)
+    refund-before-order       built-in tables (bound: 66_refunds_binding.sql)
 "
 
 # builtin_only LIST NAME: 0 if NAME is on the built-in-only LIST

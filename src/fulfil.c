@@ -524,9 +524,34 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 }
 
 /*
+ * LockStock
+ *		Lock the products of the order and of the session's stock hold, in
+ *		id order, in a statement of their own, before the order is written.
+ *		Locking them before the order's items are inserted matters when many
+ *		orders hold the same products (a flash sale): the items' foreign key
+ *		checks then find rows this transaction has locked already, instead
+ *		of every waiting transaction adding a key-share lock to them (each
+ *		a new multixact of every locker) while the first one holds them.
+ */
+static void
+LockStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
+{
+	Datum		lock[TL_NPARAMS];
+	Datum	   *products = palloc(Max(rd->n, 1) * sizeof(Datum));
+	int			n = d->take_stock ? rd->n : 0;
+
+	for (int i = 0; i < n; i++)
+		products[i] = CStringGetTextDatum(rd->lines[i].product);
+	lock[TL_SESSION] = CStringGetTextDatum(ev->s.id);
+	lock[TL_PRODUCTS] = ArrayOf(products, n, TEXTOID);
+	ShopRun(ev->b, STMT_TAKE_LOCK, lock, NULL, SPI_OK_SELECT);
+}
+
+/*
  * TakeStock
- *		The stock step, last: sets each line's taken, and adds "stock short"
- *		to the review (first, as it is stored) when a line is short.
+ *		The stock step, last, on the rows LockStock locked: sets each line's
+ *		taken, and adds "stock short" to the review (first, as it is
+ *		stored) when a line is short.
  */
 static void
 TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id)
@@ -553,13 +578,6 @@ TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id
 	values[TS_REVIEW_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
 	values[TS_REASON] = NullableText(d->reason, nulls, TS_REASON);
 	values[TS_EVENT] = NullableText(ev->event_id, nulls, TS_EVENT);
-	{
-		Datum		lock[TL_NPARAMS];
-
-		lock[TL_SESSION] = values[TS_SESSION];
-		lock[TL_PRODUCTS] = values[TS_PRODUCTS];
-		ShopRun(b, STMT_TAKE_LOCK, lock, NULL, SPI_OK_SELECT);
-	}
 	ShopRun(b, STMT_TAKE_STOCK, values, nulls, SPI_OK_SELECT);
 	if ((int) SPI_processed != n)
 		elog(ERROR, "stock of %d products taken for checkout session \"%s\", %d expected",
@@ -643,6 +661,7 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 		StepLog("payment pending for checkout session %s (cart %s, user %s): payment_status is %s",
 				s->id, ev->cart_key, SessionDisplayValue(s->user_id), s->payment_status);
 
+	LockStock(ev, &rd, &d);
 	order_id = WriteOrder(ev, &rd, &d, &new_cart);
 	TakeStock(ev, &rd, &d, order_id);
 	/* refunds or disputes that came before the order (payments.c) */

@@ -97,7 +97,7 @@ sign "$WORK/paid.json" >"$WORK/paid.sig"
 sed 's/"amount_total": 6000/"amount_total": 1/' "$WORK/paid.json" >"$WORK/tampered.json"
 # Another event type.
 event event.checkout.session.completed.paid.json evt_pgrst_other1 cs_test_pgrst_o 7001 7001 |
-    sed 's/"type": "checkout.session.completed"/"type": "charge.refunded"/' >"$WORK/other.json"
+    sed 's/"type": "checkout.session.completed"/"type": "customer.created"/' >"$WORK/other.json"
 sign "$WORK/other.json" >"$WORK/other.sig"
 # Unknown cart: a permanent failure.
 event event.checkout.session.completed.paid.json evt_pgrst_nocart cs_test_pgrst_nc 7999 u7999 >"$WORK/nocart.json"

@@ -101,7 +101,9 @@ def main(shop):
                  (user,))[0][0]
     orders = [new_order(db, user, cart, n) for n in range(12)]
 
-    # NOTIFY at commit only.
+    # NOTIFY at commit only, once a listener has registered (a cursor row;
+    # the listener below registers itself the same way, and drops this one).
+    query(db, "INSERT INTO stripe_webhook.order_change_cursors (listener) VALUES ('e2e-notify')")
     lconn = connect(shop.dbname)
     query(lconn, "LISTEN stripe_webhook_orders")
     tx = connect(shop.dbname)
@@ -119,6 +121,7 @@ def main(shop):
                  "stripe_event_id": "evt_listener_0_%d" % os.getpid()}],
         "a committed change notifies stripe_webhook_orders with id, change, order_id, stripe_event_id")
     lconn.close()
+    query(db, "DELETE FROM stripe_webhook.order_change_cursors WHERE listener = 'e2e-notify'")
 
     web = connect(shop.dbname, shop.web)
     is_(sqlstate_of(web, INSERT_CHANGE, (orders[0], "order_created", "x", "cs", None)), "42501",

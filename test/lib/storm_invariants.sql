@@ -82,7 +82,8 @@ pay AS MATERIALIZED (
            x.dispute_status AS expect_dispute, x.payment_intent,
            p.amount_refunded AS kept_refunded, p.order_id AS kept_order, p.dispute_status AS kept_dispute,
            (SELECT count(*) FROM stripe_webhook.order_changes c
-             WHERE c.order_table = 'stripe_webhook.orders' AND c.order_id = o.id::text
+             WHERE c.order_table = (SELECT b.document #>> '{orders,table}' FROM stripe_webhook.shop_binding b)
+               AND c.order_id = o.id::text
                AND c.change = 'order_refunded') AS refunded_changes
     FROM o
     LEFT JOIN sw_proof.payment_expect x ON x.session_id = o.checkout_session_id

@@ -177,7 +177,11 @@ SELECT o.id, o.user_id::text AS user_id, o.cart_id, o.stripe_session_id::text AS
        o.ship_address_1::text AS shipping_line1, o.ship_address_2::text AS shipping_line2,
        o.ship_city::text AS shipping_city, o.ship_region::text AS shipping_state,
        o.ship_zip::text AS shipping_postal_code, o.ship_country::text AS shipping_country,
-       o.staff_note AS review_reason, o.created_at, o.modified_at AS updated_at
+       o.staff_note AS review_reason, o.created_at, o.modified_at AS updated_at,
+       -- the shop does not map orders.amount_refunded: what the extension keeps
+       coalesce((SELECT p.amount_refunded FROM stripe_webhook.order_payments p
+                  WHERE p.order_table = 'djshop.shop_order' AND p.order_id = o.id::text), 0)::bigint
+           AS amount_refunded
   FROM djshop.shop_order o;
 
 CREATE FUNCTION sw_compat.orders_write() RETURNS trigger
@@ -210,6 +214,10 @@ BEGIN
                ship_country = NEW.shipping_country, staff_note = NEW.review_reason,
                created_at = NEW.created_at, modified_at = NEW.updated_at
          WHERE id = OLD.id;
+        IF NEW.amount_refunded IS DISTINCT FROM OLD.amount_refunded THEN
+            UPDATE stripe_webhook.order_payments SET amount_refunded = NEW.amount_refunded
+             WHERE order_table = 'djshop.shop_order' AND order_id = OLD.id::text;
+        END IF;
         RETURN NEW;
     END IF;
     -- the built-in order_items go with their order (ON DELETE CASCADE)

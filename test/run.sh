@@ -169,11 +169,15 @@ suite_isolation() {
 # shared cluster (PGHOST/PGPORT) and the stage; those that need to stop a
 # server start their own with test/lib/common.sh.  SW_E2E_SKIP lists files
 # not to run here, one "NAME.t:reason" a line (test/pgversions.sh sets it);
-# each is reported as a skipped test.
+# each is reported as a skipped test.  SW_E2E_ONLY="NAME.t ..." runs only
+# those files.
 suite_e2e() {
     local t rc=0 why
     for t in test/e2e/*.t; do
         [ -x "$t" ] || continue
+        if [ -n "${SW_E2E_ONLY:-}" ] && ! grep -qw -- "$(basename "$t")" <<<"$SW_E2E_ONLY"; then
+            continue
+        fi
         echo "# $t"
         why=$(sed -n "s|^$(basename "$t"):||p" <<<"${SW_E2E_SKIP:-}")
         if [ -n "$why" ]; then

@@ -63,6 +63,11 @@ sw_build_stage() {
         mkdir -p "$SW_STAGE/usr/lib/postgresql" "$SW_STAGE/usr/share/postgresql"
         cp -a "$(dirname "$bindir")" "$SW_STAGE/usr/lib/postgresql/"
         cp -a "$("$SW_PG_CONFIG" --sharedir)" "$SW_STAGE/usr/share/postgresql/"
+        # a packaged stripe_webhook installed on the system (Debian package)
+        # must not mix with the one built here
+        rm -rf "$SW_STAGE$("$SW_PG_CONFIG" --sharedir)"/extension/stripe_webhook[.-]* \
+            "$SW_STAGE$("$SW_PG_CONFIG" --pkglibdir)"/stripe_webhook.so \
+            "$SW_STAGE$("$SW_PG_CONFIG" --pkglibdir)"/bitcode/stripe_webhook*
     fi
     chmod 755 "$SW_STAGE"
     # objects built for another major version must not be linked into this one

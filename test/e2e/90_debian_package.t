@@ -30,7 +30,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "1..1"
     exit 0
 fi
-sw_ensure_packages debhelper dpkg-dev fakeroot lintian postgresql-server-dev-all >/dev/null 2>&1 ||
+sw_ensure_packages debhelper dpkg-dev fakeroot help2man lintian postgresql-server-dev-all >/dev/null 2>&1 ||
     { echo "not ok 1 - packaging tools install"; echo "1..1"; exit 1; }
 
 V=$SW_PG_VERSION
@@ -82,6 +82,11 @@ ok $? "$EXTPKG holds the install script and the module for PostgreSQL $V"
 ok $? "$EXTPKG does not carry the relay"
 ! grep -q '/include/' "$WORK/ext.list"
 ok $? "$EXTPKG installs no C headers"
+dpkg-deb -c "$RELAYDEB" >"$WORK/relay.list"
+grep -q ' ./usr/bin/stripe-webhook-relay$' "$WORK/relay.list" &&
+    grep -q 'usr/share/man/man1/stripe-webhook-relay.1.gz$' "$WORK/relay.list" &&
+    grep -q 'lib/systemd/system/stripe-webhook-relay.service$' "$WORK/relay.list"
+ok $? "stripe-webhook-relay holds the relay, its manual page and its systemd unit"
 is "$(git -C "$SW_ROOT" status --porcelain --ignored -- debian 2>/dev/null)" "$DEBIAN_BEFORE" \
     "the worktree's debian/ is untouched by the build"
 

@@ -155,6 +155,11 @@ copy_tree() {
 mkdir -p "$SW_CHROOT_CACHE"
 exec 9>"$SW_CHROOT_CACHE/$RELEASE.lock"
 flock 9
+# holding the lock, any mount still below the chroot was left by a run that
+# was killed before it could clean up
+awk -v r="$ROOT/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m"
+done
 
 T0=$(date +%s)
 if [ ! -x "$ROOT/usr/bin/apt-get" ]; then

@@ -65,7 +65,10 @@ if git -C "$SW_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 else
     tar -C "$SW_ROOT" --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$WORK/src" -xf -
 fi
-(cd "$WORK/src" && dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1
+# as a build machine would: the system's PATH (not the test stage's
+# pg_config) and no connection settings of the test cluster
+(cd "$WORK/src" && env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PG_CONFIG \
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1
 ok $? "dpkg-buildpackage -us -uc -b builds" "$(tail -30 "$WORK/build.log")"
 DEBVER=$(dpkg-parsechangelog -l "$SW_ROOT/debian/changelog" -S Version)
 EXTDEB=$WORK/${EXTPKG}_${DEBVER}_$(dpkg --print-architecture).deb

@@ -70,6 +70,8 @@ fi
 (cd "$WORK/src" && env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PG_CONFIG \
     PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1
 ok $? "dpkg-buildpackage -us -uc -b builds" "$(tail -30 "$WORK/build.log")"
+! grep -E '(warning|error):' "$WORK/build.log" | grep -v 'strip-program' >"$WORK/warnings"
+ok $? "the package build prints no compiler or debhelper warning" "$(head -20 "$WORK/warnings")"
 DEBVER=$(dpkg-parsechangelog -l "$SW_ROOT/debian/changelog" -S Version)
 EXTDEB=$WORK/${EXTPKG}_${DEBVER}_$(dpkg --print-architecture).deb
 RELAYDEB=$WORK/stripe-webhook-relay_${DEBVER}_$(dpkg --print-architecture).deb

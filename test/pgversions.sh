@@ -40,7 +40,7 @@ E2E_SKIP="60_fuzz.t:src/stripe_sig.c does not use PostgreSQL: fuzzed on the nati
 91_meta.t:META.json and make dist do not depend on the PostgreSQL version: checked on the native run"
 
 # what the e2e files that do run need beyond test/lib/common.sh's list
-E2E_PKGS="libipc-run-perl python3-django python3-psycopg2 python3-stripe"
+E2E_PKGS="libipc-run-perl python3-django python3-psycopg2 python3-stripe python3-venv python3-pip python3-setuptools"
 
 VERSION=${1:-}
 [ -n "$VERSION" ] || { echo "usage: $0 VERSION [suite...]" >&2; exit 2; }
@@ -173,6 +173,19 @@ mount_in proc proc /proc &&
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 copy_tree || { echo "0 passed, 1 failed"; exit 1; }
 
+# The Django tests (test/lib/djshop.py) read an existing shop and the Stripe
+# fixtures from outside the tree: copy them in as well, when they are here.
+SHARED_ENV=()
+rm -rf "$ROOT/src/shared"
+for spec in "SW_EXISTING_SHOP=${SW_EXISTING_SHOP:-/work/shared/existing-shop}" \
+    "SW_FIXTURES=${SW_FIXTURES:-/work/shared/fixtures}"; do
+    src=${spec#*=}
+    [ -d "$src" ] || continue
+    mkdir -p "$ROOT/src/shared"
+    cp -a "$src" "$ROOT/src/shared/$(basename "$src")" &&
+        SHARED_ENV+=("${spec%%=*}=/src/shared/$(basename "$src")")
+done
+
 # The packages: the same list the suite installs natively (test/lib/common.sh
 # and test/run.sh), for this version.  The first time this takes a couple of
 # minutes; afterwards it finds nothing missing.
@@ -188,7 +201,7 @@ echo "# PostgreSQL $VERSION: chroot packages ready in $(($(date +%s) - T1)) s" >
 T2=$(date +%s)
 rm -rf "$ROOT/tmp/sw-testlog-pg$VERSION"
 in_chroot bash -c 'cd /src/stripe_webhook && exec "$@"' run \
-    env SW_PG_HERE=1 SW_E2E_PKGS="$E2E_PKGS" PG_CONFIG="/usr/lib/postgresql/$VERSION/bin/pg_config" \
+    env "${SHARED_ENV[@]}" SW_PG_HERE=1 SW_E2E_PKGS="$E2E_PKGS" PG_CONFIG="/usr/lib/postgresql/$VERSION/bin/pg_config" \
     SW_E2E_SKIP="$E2E_SKIP" SW_E2E_ONLY="${SW_E2E_ONLY:-}" SW_TEST_LOGDIR="/tmp/sw-testlog-pg$VERSION" \
     ./test/run.sh --pg "$VERSION" "$@"
 rc=$?

@@ -79,7 +79,7 @@ fi
 export SW_PG_VERSION=$VERSIONS
 . test/lib/common.sh
 
-E2E_PKGS=${SW_E2E_PKGS-python3-django python3-psycopg2 python3-stripe wrk libipc-run-perl clang}
+E2E_PKGS=${SW_E2E_PKGS-python3-django python3-psycopg2 python3-stripe python3-venv python3-pip python3-setuptools wrk libipc-run-perl clang}
 if [ -n "$PACKAGES_ONLY" ]; then
     sw_ensure_packages $E2E_PKGS
     exit

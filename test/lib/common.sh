@@ -76,8 +76,9 @@ sw_build_stage() {
         echo "$SW_PG_CONFIG" >"$SW_ROOT/.sw-built-for"
     fi
     make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" \
-        COPT="${SW_COPT:--Werror -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers}" >&2
-    make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" install DESTDIR="$SW_STAGE" >&2
+        COPT="${SW_COPT:--Werror -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers}" >&2 ||
+        return 1
+    make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" install DESTDIR="$SW_STAGE" >&2 || return 1
     export SW_BINDIR="$SW_STAGE$bindir"
     export PATH="$SW_BINDIR:$PATH"
 }

@@ -857,6 +857,23 @@ COMMENT ON FUNCTION stripe_webhook.unbind_shop() IS
 
 ALTER TABLE stripe_webhook.checkout_sessions RENAME TO checkout_sessions_0_2;
 ALTER INDEX stripe_webhook.checkout_sessions_pkey RENAME TO checkout_sessions_0_2_pkey;
+-- PostgreSQL 18 records NOT NULL constraints in pg_constraint, named after
+-- the table (checkout_sessions_id_not_null, ...): the old table's take its
+-- new name, so that the new table's are named as in a fresh install.  Before
+-- 18 there are none (contype 'n') and this does nothing.
+DO $rename$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT conname FROM pg_catalog.pg_constraint
+             WHERE conrelid = 'stripe_webhook.checkout_sessions_0_2'::pg_catalog.regclass
+               AND contype = 'n' AND conname LIKE 'checkout\_sessions\_%'
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE stripe_webhook.checkout_sessions_0_2 RENAME CONSTRAINT %I TO %I',
+                                  c.conname, 'checkout_sessions_0_2_' || pg_catalog.substr(c.conname, 19));
+    END LOOP;
+END
+$rename$;
 
 -- What the extension keeps of each Checkout Session, whatever tables the
 -- shop binds (its ids as text, in their canonical form, with the name of

@@ -256,7 +256,17 @@ ResolveTable(ShopBinding *b, ShopRole r, const char *name)
 	if (r == ROLE_CARTS)
 	{
 		Relation	rel = table_open(relid, AccessShareLock);
-		Oid			pkey = RelationGetPrimaryKeyIndex(rel);
+		Oid			pkey;
+
+		/*
+		 * PostgreSQL 18 asks whether a deferrable primary key will do; false
+		 * keeps what earlier releases return (none for a deferrable one).
+		 */
+#if PG_VERSION_NUM >= 180000
+		pkey = RelationGetPrimaryKeyIndex(rel, false);
+#else
+		pkey = RelationGetPrimaryKeyIndex(rel);
+#endif
 
 		b->cart_pkey = OidIsValid(pkey) ? get_rel_name(pkey) : NULL;
 		table_close(rel, AccessShareLock);

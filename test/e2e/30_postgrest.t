@@ -19,7 +19,7 @@
 set -uo pipefail
 SW_ROOT=${SW_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 : "${PGHOST:?run me from test/run.sh}"
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${SW_PG_VERSION:-15}/bin/pg_config}
 
 SECRET=whsec_e2e_pgrst_$RANDOM$RANDOM
 WORK=$(mktemp -d /tmp/sw-pgrst-e2e.XXXXXX)

@@ -3,8 +3,8 @@
 # Source it from bash.  It gives:
 #   sw_ensure_packages        install missing Debian packages (apt-get)
 #   sw_build_stage            build the extension (+ relay) and install it into a
-#                             private copy of PostgreSQL 15 ($SW_STAGE), never
-#                             touching the system installation
+#                             private copy of PostgreSQL $SW_PG_VERSION ($SW_STAGE),
+#                             never touching the system installation
 #   sw_cluster_start NAME     initdb + start a throwaway cluster on a free port,
 #                             socket under /tmp; exports PGHOST PGPORT PGUSER
 #                             PGDATABASE SW_PGDATA SW_PGLOG SW_PGPID
@@ -16,8 +16,16 @@
 # root: as root they run as the "postgres" OS user.
 
 SW_ROOT=${SW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-SW_PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-SW_PKGS_BUILD="build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libssl-dev libmicrohttpd-dev libpq-dev curl"
+# The PostgreSQL major version to build and test against: SW_PG_VERSION, else
+# the one PG_CONFIG belongs to, else 15 (Debian bookworm's).  test/run.sh --pg
+# sets it; test/pgversions.sh runs other versions in a chroot.
+if [ -z "${SW_PG_VERSION:-}" ] && [ -n "${PG_CONFIG:-}" ]; then
+    SW_PG_VERSION=$(sed -n 's|^/usr/lib/postgresql/\([0-9][0-9]*\)/bin/pg_config$|\1|p' <<<"$PG_CONFIG")
+fi
+SW_PG_VERSION=${SW_PG_VERSION:-15}
+export SW_PG_VERSION
+SW_PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$SW_PG_VERSION/bin/pg_config}
+SW_PKGS_BUILD="build-essential postgresql-$SW_PG_VERSION postgresql-server-dev-$SW_PG_VERSION postgresql-$SW_PG_VERSION-pgtap libtap-parser-sourcehandler-pgtap-perl libssl-dev libmicrohttpd-dev libpq-dev curl python3"
 
 # sw_ensure_packages [extra packages...]: apt-get install whatever is missing.
 sw_ensure_packages() {
@@ -55,11 +63,22 @@ sw_build_stage() {
         mkdir -p "$SW_STAGE/usr/lib/postgresql" "$SW_STAGE/usr/share/postgresql"
         cp -a "$(dirname "$bindir")" "$SW_STAGE/usr/lib/postgresql/"
         cp -a "$("$SW_PG_CONFIG" --sharedir)" "$SW_STAGE/usr/share/postgresql/"
+        # a packaged stripe_webhook installed on the system (Debian package)
+        # must not mix with the one built here
+        rm -rf "$SW_STAGE$("$SW_PG_CONFIG" --sharedir)"/extension/stripe_webhook[.-]* \
+            "$SW_STAGE$("$SW_PG_CONFIG" --pkglibdir)"/stripe_webhook.so \
+            "$SW_STAGE$("$SW_PG_CONFIG" --pkglibdir)"/bitcode/stripe_webhook*
     fi
     chmod 755 "$SW_STAGE"
+    # objects built for another major version must not be linked into this one
+    if [ "$(cat "$SW_ROOT/.sw-built-for" 2>/dev/null)" != "$SW_PG_CONFIG" ]; then
+        make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" clean >&2
+        echo "$SW_PG_CONFIG" >"$SW_ROOT/.sw-built-for"
+    fi
     make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" \
-        COPT="${SW_COPT:--Werror -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers}" >&2
-    make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" install DESTDIR="$SW_STAGE" >&2
+        COPT="${SW_COPT:--Werror -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers}" >&2 ||
+        return 1
+    make -C "$SW_ROOT" -s PG_CONFIG="$SW_PG_CONFIG" install DESTDIR="$SW_STAGE" >&2 || return 1
     export SW_BINDIR="$SW_STAGE$bindir"
     export PATH="$SW_BINDIR:$PATH"
 }

@@ -147,7 +147,8 @@ if [ -n "$SPECS" ]; then
         --inputdir=test/isolation --outputdir="$WORK/isolation" \
         --dbname=sw_isolation --load-extension=stripe_webhook $SPECS) >"$WORK/isolation.log" 2>&1
     for s in $SPECS; do
-        grep -qE "^(test|     ) $s .* ok " "$WORK/isolation.log"
+        # PostgreSQL 15: "test SPEC ... ok"; 16+: TAP "ok N - SPEC  12 ms"
+        grep -qE "^((test|     ) $s .* ok |ok [0-9]+ +- $s )" "$WORK/isolation.log"
         ok $? "isolation spec $s under ASan+UBSan" \
             "$(grep -E " $s " "$WORK/isolation.log"; head -40 "$WORK/isolation/regression.diffs" 2>/dev/null)"
     done

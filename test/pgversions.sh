@@ -182,8 +182,10 @@ copy_tree || { echo "0 passed, 1 failed"; exit 1; }
 # fixtures from outside the tree: copy them in as well, when they are here.
 SHARED_ENV=()
 rm -rf "$ROOT/src/shared"
-for spec in "SW_EXISTING_SHOP=${SW_EXISTING_SHOP:-/work/shared/existing-shop}" \
-    "SW_FIXTURES=${SW_FIXTURES:-/work/shared/fixtures}"; do
+SHARED_DIR=$(cd "$(dirname "$0")/../.." && pwd)/shared
+[ -d "$SHARED_DIR" ] || SHARED_DIR=/work/shared
+for spec in "SW_EXISTING_SHOP=${SW_EXISTING_SHOP:-$SHARED_DIR/existing-shop}" \
+    "SW_FIXTURES=${SW_FIXTURES:-$SHARED_DIR/fixtures}"; do
     src=${spec#*=}
     [ -d "$src" ] || continue
     mkdir -p "$ROOT/src/shared"

@@ -24,8 +24,12 @@ import psycopg2
 
 ROOT = os.environ.get("SW_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 APP_DIR = os.path.join(ROOT, "django-stripe-webhook")
-SHOP_SRC = os.environ.get("SW_EXISTING_SHOP", "/work/shared/existing-shop")
-FIXTURES = os.environ.get("SW_FIXTURES", "/work/shared/fixtures")
+# shared/ beside the checkout (as CI lays it out), else the workplace's
+SHARED = os.path.join(os.path.dirname(os.path.abspath(ROOT)), "shared")
+if not os.path.isdir(SHARED):
+    SHARED = "/work/shared"
+SHOP_SRC = os.environ.get("SW_EXISTING_SHOP", os.path.join(SHARED, "existing-shop"))
+FIXTURES = os.environ.get("SW_FIXTURES", os.path.join(SHARED, "fixtures"))
 if not os.path.isdir(FIXTURES):
     FIXTURES = os.path.join(ROOT, "test", "fixtures")
 PYTHON = "/usr/bin/python3"

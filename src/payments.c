@@ -671,24 +671,37 @@ BeginPaymentEvent(Jsonb *object, const char *kind, PaymentObject *po,
 }
 
 /*
- * ChargeRefunded
- *		charge.refunded.  See payments.h.
+ * RefundFigures
+ *		The work of charge.refunded and refund.*: record the object's
+ *		figures with record, derive the refunded amount again, and apply
+ *		it to the order if there is one.
  */
-void
-ChargeRefunded(Jsonb *object, const char *event_id, SessionOutcome *out)
+static void
+RefundFigures(Jsonb *object, const char *event_id, const char *kind,
+			  bool (*record) (const PaymentObject *po), SessionOutcome *out)
 {
 	PaymentObject po;
 	const ShopBinding *b;
 	bool		changed;
 	bool		amount_changed;
 
-	if (!BeginPaymentEvent(object, "charge", &po, &b, out))
+	if (!BeginPaymentEvent(object, kind, &po, &b, out))
 		return;
-	changed = RecordCharge(&po);
+	changed = record(&po);
 	amount_changed = Derive(po.payment_intent);
 	ApplyToOrder(b, po.payment_intent, event_id, amount_changed,
 				 changed || amount_changed ? "refund recorded" : NULL, out);
 	EndSessionEvent(out);
+}
+
+/*
+ * ChargeRefunded
+ *		charge.refunded.  See payments.h.
+ */
+void
+ChargeRefunded(Jsonb *object, const char *event_id, SessionOutcome *out)
+{
+	RefundFigures(object, event_id, "charge", RecordCharge, out);
 }
 
 /*
@@ -698,18 +711,7 @@ ChargeRefunded(Jsonb *object, const char *event_id, SessionOutcome *out)
 void
 RefundEvent(Jsonb *object, const char *event_id, SessionOutcome *out)
 {
-	PaymentObject po;
-	const ShopBinding *b;
-	bool		changed;
-	bool		amount_changed;
-
-	if (!BeginPaymentEvent(object, "refund", &po, &b, out))
-		return;
-	changed = RecordRefund(&po);
-	amount_changed = Derive(po.payment_intent);
-	ApplyToOrder(b, po.payment_intent, event_id, amount_changed,
-				 changed || amount_changed ? "refund recorded" : NULL, out);
-	EndSessionEvent(out);
+	RefundFigures(object, event_id, "refund", RecordRefund, out);
 }
 
 /*

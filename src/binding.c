@@ -127,6 +127,35 @@ const char *const payment_state_names[N_PAYMENT_STATES] = {
 	[PAYMENT_FAILED] = "failed",
 };
 
+/* Statement names for errors (binding.h's ShopStmt) */
+static const char *const shop_stmt_names[SHOP_NSTMTS] = {
+	[STMT_LOCK_CART] = "lock cart",
+	[STMT_CART_LINES] = "cart lines",
+	[STMT_LOOKUP_ORDER] = "lookup order",
+	[STMT_WRITE_ORDER] = "write order",
+	[STMT_TAKE_LOCK] = "take lock",
+	[STMT_TAKE_STOCK] = "take stock",
+	[STMT_LOCK_ORDER] = "lock order",
+	[STMT_MARK_PAID] = "mark paid",
+	[STMT_FLAG] = "flag",
+	[STMT_RECORD] = "record",
+	[STMT_FIND_ACTIVE] = "find active",
+	[STMT_CREATE_ACTIVE] = "create active",
+	[STMT_LOCK_PRODUCTS] = "lock products",
+	[STMT_CANCEL] = "cancel",
+	[STMT_RESTORE] = "restore",
+	[STMT_HOLD_OWNER] = "hold owner",
+	[STMT_HOLD_LOCK] = "hold lock",
+	[STMT_HOLD_CHECK] = "hold check",
+	[STMT_HOLD_WRITE] = "hold write",
+	[STMT_HOLD_SHOW] = "hold show",
+	[STMT_RELEASE_LOCK] = "release lock",
+	[STMT_RELEASE] = "release",
+	[STMT_PAYMENT_ORDER] = "payment order",
+	[STMT_REFUND_ORDER] = "refund order",
+	[STMT_RESTOCK] = "restock",
+};
+
 static ShopBinding *current = NULL;
 static MemoryContext current_cxt = NULL;
 static MemoryContext building_cxt = NULL;
@@ -603,7 +632,7 @@ ShopRun(const ShopBinding *b, ShopStmt which, const Datum *values,
 		const char *nulls, int expected)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	const char *what = psprintf("shop statement %d", (int) which);
+	const char *what = shop_stmt_names[which];
 	ErrorData  *edata;
 
 	if (!b->stmt[which].inserts_cart)

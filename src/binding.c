@@ -134,7 +134,6 @@ static const char *const shop_stmt_names[SHOP_NSTMTS] = {
 	[STMT_LOOKUP_ORDER] = "lookup order",
 	[STMT_WRITE_ORDER] = "write order",
 	[STMT_TAKE_LOCK] = "take lock",
-	[STMT_TAKE_STOCK] = "take stock",
 	[STMT_LOCK_ORDER] = "lock order",
 	[STMT_MARK_PAID] = "mark paid",
 	[STMT_FLAG] = "flag",

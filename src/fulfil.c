@@ -77,8 +77,19 @@ typedef struct CartLine
 	int64		quantity;
 	int64		unit_amount;	/* minor units */
 	char	   *currency;
-	int64		taken;			/* taken from stock (the stock step) */
+	int64		taken;			/* taken, from the hold and from stock */
+	int64		shortfall;		/* quantity - taken when stock is taken */
 } CartLine;
+
+/* One product locked by STMT_TAKE_LOCK (in id order), and what it gives */
+typedef struct StockRow
+{
+	char	   *product;		/* text form of the product id */
+	int64		stock;			/* as locked */
+	int64		held;			/* the session's held units */
+	int64		from_hold;		/* units the order takes from the hold */
+	int64		delta;			/* the stock's change */
+} StockRow;
 
 /* What the read step found */
 typedef struct CartRead
@@ -87,13 +98,15 @@ typedef struct CartRead
 	CartLine   *lines;
 	char	   *existing_order; /* the session's order, or NULL */
 	char	   *recorded;		/* expired / payment_failed, or NULL */
+	int			nstock;
+	StockRow   *stock;			/* after LockStock */
 } CartRead;
 
 /* What the decide step chose */
 typedef struct OrderDecision
 {
 	bool		take_stock;		/* the order takes stock and its cart */
-	OrderState	state;			/* before the stock step */
+	OrderState	state;
 	Review		review;
 	char	   *reason;			/* the reasons joined, or NULL */
 } OrderDecision;
@@ -361,9 +374,9 @@ JoinReasons(const Review *review)
 
 /*
  * DecideOrder
- *		The decide step: no SQL.  Whether the order takes stock, the money
- *		check, and the order's state before the stock step (which can only
- *		add "stock short").
+ *		The decide step, before the products are locked: no SQL.  Whether
+ *		the order takes stock, the money check, and the order's state before
+ *		the stock is known (DecideStock can only add "stock short").
  */
 static void
 DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
@@ -456,9 +469,111 @@ ArrayOf(Datum *elems, int n, Oid elemtype)
 }
 
 /*
+ * LockStock
+ *		Lock the products of the order and of the session's stock hold, in
+ *		id order, and read their stock and the session's held units into
+ *		rd->stock.  Locked before the order's items are inserted, which
+ *		matters when many orders hold the same products (a flash sale): the
+ *		items' foreign key checks then find rows this transaction has locked
+ *		already, instead of every waiting transaction adding a key-share
+ *		lock to them (each a new multixact of every locker).
+ */
+static void
+LockStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
+{
+	Datum		lock[TL_NPARAMS];
+	Datum	   *products = palloc(Max(rd->n, 1) * sizeof(Datum));
+	int			n = d->take_stock ? rd->n : 0;
+
+	for (int i = 0; i < n; i++)
+		products[i] = CStringGetTextDatum(rd->lines[i].product);
+	lock[TL_SESSION] = CStringGetTextDatum(ev->s.id);
+	lock[TL_PRODUCTS] = ArrayOf(products, n, TEXTOID);
+	ShopRun(ev->b, STMT_TAKE_LOCK, lock, NULL, SPI_OK_SELECT);
+
+	rd->nstock = (int) SPI_processed;
+	rd->stock = palloc0(Max(rd->nstock, 1) * sizeof(StockRow));
+	for (int i = 0; i < rd->nstock; i++)
+	{
+		StockRow   *r = &rd->stock[i];
+		bool		isnull;
+
+		r->product = SpiText(i, 1);
+		r->stock = SpiInt64(i, 2, &isnull);
+		if (isnull)
+			r->stock = 0;
+		r->held = SpiInt64(i, 3, &isnull);
+	}
+}
+
+/*
+ * DecideStock
+ *		What each line takes, on the rows LockStock locked: from the
+ *		session's hold first, then from stock, up to its quantity; held
+ *		units the order does not take go back.  Adds "stock short" to the
+ *		review (first, as it is stored) when a line is short.  The lines
+ *		and rd->stock are both in product id order.
+ */
+static void
+DecideStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
+{
+	int			n = d->take_stock ? rd->n : 0;
+	int			line = 0;
+	StringInfoData shortfalls;
+
+	initStringInfo(&shortfalls);
+	for (int j = 0; j < rd->nstock; j++)
+	{
+		StockRow   *r = &rd->stock[j];
+		CartLine   *l = NULL;
+		int64		quantity = 0;
+		int64		from_stock;
+
+		if (line < n && strcmp(rd->lines[line].product, r->product) == 0)
+		{
+			l = &rd->lines[line++];
+			quantity = l->quantity;
+		}
+		r->from_hold = Min(r->held, quantity);
+		from_stock = Min(Max(r->stock, 0), quantity - r->from_hold);
+		r->delta = r->held - r->from_hold - from_stock;
+		if (l == NULL)
+			continue;
+		l->taken = r->from_hold + from_stock;
+		l->shortfall = l->quantity - l->taken;
+		if (l->shortfall > 0)
+			appendStringInfo(&shortfalls, "%sproduct %s short by " INT64_FORMAT " of " INT64_FORMAT,
+							 shortfalls.len > 0 ? ", " : "", l->product,
+							 l->shortfall, l->quantity);
+	}
+	if (line != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("product %s of checkout session \"%s\" changed while its order was written",
+						rd->lines[line].product, ev->s.id),
+				 errdetail("The product was deleted, or its id changed, after the cart was read."),
+				 errhint("Retry the delivery; nothing was changed.")));
+
+	if (shortfalls.len > 0)
+	{
+		Review		review = {0};
+
+		AddReview(&review,
+				  "Restock and ship later, or refund the missing items; the shortfall is recorded on each order item.",
+				  psprintf("stock short: %s", shortfalls.data));
+		for (int i = 0; i < d->review.n; i++)
+			AddReview(&review, d->review.hint[i], d->review.reason[i]);
+		d->review = review;
+		d->state = ORDER_NEEDS_REVIEW;
+		d->reason = JoinReasons(&d->review);
+	}
+}
+
+/*
  * WriteOrder
- *		The write step: one statement.  Returns the new order's id; sets
- *		*new_cart to the user's new active cart, if one was made.
+ *		The write step: one statement (STMT_WRITE_ORDER) with everything
+ *		decided.  Returns the new order's id; sets *new_cart to the user's
+ *		new active cart, if one was made.
  */
 static char *
 WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
@@ -467,12 +582,25 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 	CheckoutSession *s = &ev->s;
 	Datum		values[WO_NPARAMS];
 	char		nulls[WO_NPARAMS];
-	Datum	   *products = palloc(rd->n * sizeof(Datum));
-	Datum	   *quantities = palloc(rd->n * sizeof(Datum));
-	Datum	   *amounts = palloc(rd->n * sizeof(Datum));
-	Datum	   *currencies = palloc(rd->n * sizeof(Datum));
+	int			nl = Max(rd->n, 1);
+	int			ns = Max(rd->nstock, 1);
+	Datum	   *products = palloc(nl * sizeof(Datum));
+	Datum	   *quantities = palloc(nl * sizeof(Datum));
+	Datum	   *amounts = palloc(nl * sizeof(Datum));
+	Datum	   *currencies = palloc(nl * sizeof(Datum));
+	Datum	   *taken = palloc(nl * sizeof(Datum));
+	Datum	   *shortfalls = palloc(nl * sizeof(Datum));
+	Datum	   *stock_products = palloc(ns * sizeof(Datum));
+	Datum	   *stock_deltas = palloc(ns * sizeof(Datum));
+	Datum	   *hold_products = palloc(ns * sizeof(Datum));
+	Datum	   *hold_taken = palloc(ns * sizeof(Datum));
+	Datum		changes[2];
+	int			nchanges = 0;
+	int			nstock = 0;
+	int			nhold = 0;
 	PaymentState payment = s->paid ? PAYMENT_PAID : PAYMENT_UNPAID;
 	char	   *order_id;
+	bool		isnull;
 
 	for (int i = 0; i < rd->n; i++)
 	{
@@ -480,7 +608,27 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 		quantities[i] = Int64GetDatum(rd->lines[i].quantity);
 		amounts[i] = Int64GetDatum(rd->lines[i].unit_amount);
 		currencies[i] = CStringGetTextDatum(rd->lines[i].currency);
+		taken[i] = Int64GetDatum(rd->lines[i].taken);
+		shortfalls[i] = Int64GetDatum(rd->lines[i].shortfall);
 	}
+	for (int j = 0; j < rd->nstock; j++)
+	{
+		StockRow   *r = &rd->stock[j];
+
+		if (r->delta != 0)
+		{
+			stock_products[nstock] = CStringGetTextDatum(r->product);
+			stock_deltas[nstock++] = Int64GetDatum(r->delta);
+		}
+		if (r->held > 0)
+		{
+			hold_products[nhold] = CStringGetTextDatum(r->product);
+			hold_taken[nhold++] = Int64GetDatum(r->from_hold);
+		}
+	}
+	changes[nchanges++] = CStringGetTextDatum("order_created");
+	if (d->state == ORDER_NEEDS_REVIEW)
+		changes[nchanges++] = CStringGetTextDatum("order_needs_review");
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[WO_USER] = CStringGetTextDatum(ev->user_key);
@@ -506,6 +654,14 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 	values[WO_QUANTITIES] = ArrayOf(quantities, rd->n, INT8OID);
 	values[WO_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
 	values[WO_LINE_CURRENCIES] = ArrayOf(currencies, rd->n, TEXTOID);
+	values[WO_TAKEN] = ArrayOf(taken, rd->n, INT8OID);
+	values[WO_SHORTFALLS] = ArrayOf(shortfalls, rd->n, INT8OID);
+	values[WO_STOCK_PRODUCTS] = ArrayOf(stock_products, nstock, TEXTOID);
+	values[WO_STOCK_DELTAS] = ArrayOf(stock_deltas, nstock, INT8OID);
+	values[WO_HOLD_PRODUCTS] = ArrayOf(hold_products, nhold, TEXTOID);
+	values[WO_HOLD_TAKEN] = ArrayOf(hold_taken, nhold, INT8OID);
+	values[WO_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
+	values[WO_EVENT] = NullableText(ev->event_id, nulls, WO_EVENT);
 	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
 	values[WO_CHARGED] = Int64GetDatum(s->amount_charged);
 
@@ -514,100 +670,21 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 		elog(ERROR, "order of checkout session \"%s\" was not created", s->id);
 	order_id = SpiText(0, 1);
 	*new_cart = SpiText(0, 2);
-	if (strcmp(SpiText(0, 3), "1") != 0)
+	if (SpiInt64(0, 3, &isnull) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("checkout session already has an order"),
 				 errdetail("Checkout session \"%s\" was fulfilled by another transaction for another cart.", s->id),
 				 errhint("Stripe never sends one session for two carts: check what called the fulfilment; nothing was changed.")));
+	/* the user's lock keeps the hold as LockStock read it; check */
+	if (SpiInt64(0, 4, &isnull) != nhold)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("stock hold of checkout session \"%s\" changed while its order was written", s->id),
+				 errdetail("%d held products were read, " INT64_FORMAT " were still held.",
+						   nhold, SpiInt64(0, 4, &isnull)),
+				 errhint("Retry the delivery; nothing was changed.")));
 	return order_id;
-}
-
-/*
- * LockStock
- *		Lock the products of the order and of the session's stock hold, in
- *		id order, in a statement of their own, before the order is written.
- *		Locking them before the order's items are inserted matters when many
- *		orders hold the same products (a flash sale): the items' foreign key
- *		checks then find rows this transaction has locked already, instead
- *		of every waiting transaction adding a key-share lock to them (each
- *		a new multixact of every locker) while the first one holds them.
- */
-static void
-LockStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
-{
-	Datum		lock[TL_NPARAMS];
-	Datum	   *products = palloc(Max(rd->n, 1) * sizeof(Datum));
-	int			n = d->take_stock ? rd->n : 0;
-
-	for (int i = 0; i < n; i++)
-		products[i] = CStringGetTextDatum(rd->lines[i].product);
-	lock[TL_SESSION] = CStringGetTextDatum(ev->s.id);
-	lock[TL_PRODUCTS] = ArrayOf(products, n, TEXTOID);
-	ShopRun(ev->b, STMT_TAKE_LOCK, lock, NULL, SPI_OK_SELECT);
-}
-
-/*
- * TakeStock
- *		The stock step, last, on the rows LockStock locked: sets each line's
- *		taken, and adds "stock short" to the review (first, as it is
- *		stored) when a line is short.
- */
-static void
-TakeStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id)
-{
-	const ShopBinding *b = ev->b;
-	Datum		values[TS_NPARAMS];
-	char		nulls[TS_NPARAMS];
-	Datum	   *products = palloc(Max(rd->n, 1) * sizeof(Datum));
-	Datum	   *quantities = palloc(Max(rd->n, 1) * sizeof(Datum));
-	int			n = d->take_stock ? rd->n : 0;
-	StringInfoData shortfalls;
-
-	for (int i = 0; i < n; i++)
-	{
-		products[i] = CStringGetTextDatum(rd->lines[i].product);
-		quantities[i] = Int64GetDatum(rd->lines[i].quantity);
-	}
-	memset(nulls, ' ', sizeof(nulls));
-	values[TS_ORDER] = CStringGetTextDatum(order_id);
-	values[TS_SESSION] = CStringGetTextDatum(ev->s.id);
-	values[TS_PRODUCTS] = ArrayOf(products, n, TEXTOID);
-	values[TS_QUANTITIES] = ArrayOf(quantities, n, INT8OID);
-	values[TS_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
-	values[TS_REVIEW_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
-	values[TS_REASON] = NullableText(d->reason, nulls, TS_REASON);
-	values[TS_EVENT] = NullableText(ev->event_id, nulls, TS_EVENT);
-	ShopRun(b, STMT_TAKE_STOCK, values, nulls, SPI_OK_SELECT);
-	if ((int) SPI_processed != n)
-		elog(ERROR, "stock of %d products taken for checkout session \"%s\", %d expected",
-			 (int) SPI_processed, ev->s.id, n);
-
-	/* the rows come in id order, as the lines were read */
-	initStringInfo(&shortfalls);
-	for (int i = 0; i < n; i++)
-	{
-		CartLine   *l = &rd->lines[i];
-		bool		isnull;
-
-		l->taken = SpiInt64(i, 2, &isnull);
-		if (l->taken < l->quantity)
-			appendStringInfo(&shortfalls, "%sproduct %s short by " INT64_FORMAT " of " INT64_FORMAT,
-							 shortfalls.len > 0 ? ", " : "", l->product,
-							 l->quantity - l->taken, l->quantity);
-	}
-	if (shortfalls.len > 0)
-	{
-		Review		review = {0};
-
-		AddReview(&review,
-				  "Restock and ship later, or refund the missing items; the shortfall is recorded on each order item.",
-				  psprintf("stock short: %s", shortfalls.data));
-		for (int i = 0; i < d->review.n; i++)
-			AddReview(&review, d->review.hint[i], d->review.reason[i]);
-		d->review = review;
-		d->state = ORDER_NEEDS_REVIEW;
-	}
 }
 
 /*
@@ -662,8 +739,8 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 				s->id, ev->cart_key, SessionDisplayValue(s->user_id), s->payment_status);
 
 	LockStock(ev, &rd, &d);
+	DecideStock(ev, &rd, &d);
 	order_id = WriteOrder(ev, &rd, &d, &new_cart);
-	TakeStock(ev, &rd, &d, order_id);
 	/* refunds or disputes that came before the order (payments.c) */
 	PaymentsApplyToNewOrder(ev->b, s->payment_intent, ev->event_id);
 

@@ -158,9 +158,10 @@ GenLockCart(ShopBinding *b)
 
 /*
  * GenCartLines
- *		STMT_CART_LINES.  No product is locked here: the stock is taken last
- *		(STMT_TAKE_STOCK), so that a product's row lock is held from there
- *		to commit only, however many carts hold it.
+ *		STMT_CART_LINES.  No product is locked here: STMT_TAKE_LOCK locks
+ *		them once the order's money has been checked, so that a product's
+ *		row lock is held from there to commit only, however many carts
+ *		hold it.
  */
 static void
 GenCartLines(ShopBinding *b)
@@ -188,6 +189,13 @@ GenCartLines(ShopBinding *b)
 				   b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), P(CL_SESSION),
 				   Col(b, F_PRODUCT_ID));
 	Keep(b, STMT_CART_LINES, sql, CL_NPARAMS, types);
+}
+
+/* the products table's name as a literal: what the holds rows name */
+static char *
+ProductTable(const ShopBinding *b)
+{
+	return quote_literal_cstr(b->table[ROLE_PRODUCTS]);
 }
 
 /*
@@ -226,10 +234,15 @@ static const struct
 /*
  * GenWriteOrder
  *		STMT_WRITE_ORDER: everything the completed path writes, in one
- *		statement.  The user's new active cart is created only when the
- *		order consumes its cart and the user has no other active cart; the
- *		per-user lock taken before (fulfil.c) makes that check safe without
- *		a unique index on the shop's carts.
+ *		statement, with what each line takes decided already (fulfil.c, on
+ *		the products STMT_TAKE_LOCK locked): nothing is written twice.  The
+ *		stock changes by the deltas given; the session's hold is settled
+ *		only where it is still 'held', and the statement returns how many
+ *		hold rows it settled so that fulfil.c can check that none changed
+ *		since it read them.  The user's new active cart is created only when
+ *		the order consumes its cart and the user has no other active cart;
+ *		the per-user lock taken before (fulfil.c) makes that check safe
+ *		without a unique index on the shop's carts.
  */
 static void
 GenWriteOrder(ShopBinding *b)
@@ -244,7 +257,10 @@ GenWriteOrder(ShopBinding *b)
 		types[i] = TEXTOID;
 	types[WO_SUBTOTAL] = types[WO_TOTAL] = types[WO_CHARGED] = INT8OID;
 	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = TEXTARRAYOID;
+	types[WO_STOCK_PRODUCTS] = types[WO_HOLD_PRODUCTS] = types[WO_CHANGES] = TEXTARRAYOID;
 	types[WO_QUANTITIES] = types[WO_UNIT_AMOUNTS] = INT8ARRAYOID;
+	types[WO_TAKEN] = types[WO_SHORTFALLS] = INT8ARRAYOID;
+	types[WO_STOCK_DELTAS] = types[WO_HOLD_TAKEN] = INT8ARRAYOID;
 	types[WO_CONSUME] = BOOLOID;
 
 	/* the order: mapped columns, then the binding's constants */
@@ -285,13 +301,14 @@ GenWriteOrder(ShopBinding *b)
 					 "  RETURNING %s AS id, %s::text AS id_text"
 					 "), u AS ("
 					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
-					 "    AS u(product, quantity, unit_amount, currency)",
+					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
+					 "    pg_catalog.unnest(%s))"
+					 "    AS u(product, quantity, unit_amount, currency, taken, shortfall)",
 					 b->table[ROLE_ORDERS], cols.data, b->constants[ROLE_ORDERS],
 					 vals.data, b->constant_values[ROLE_ORDERS],
 					 Col(b, F_ORDER_ID), Col(b, F_ORDER_ID),
 					 P(WO_PRODUCTS), P(WO_QUANTITIES), P(WO_UNIT_AMOUNTS),
-					 P(WO_LINE_CURRENCIES));
+					 P(WO_LINE_CURRENCIES), P(WO_TAKEN), P(WO_SHORTFALLS));
 
 	/* the order's items */
 	appendStringInfo(&sql,
@@ -308,19 +325,50 @@ GenWriteOrder(ShopBinding *b)
 					 b->field[F_LINE_QUANTITY].cast,
 					 FromMinor(b, F_LINE_UNIT_PRICE, "u.unit_amount", line_currency));
 	if (b->field[F_LINE_SHORTFALL].bound)
-		appendStringInfo(&sql, ", 0::%s", b->field[F_LINE_SHORTFALL].cast);
+		appendStringInfo(&sql, ", u.shortfall::%s", b->field[F_LINE_SHORTFALL].cast);
 	if (b->field[F_LINE_STOCK_TAKEN].bound)
-		appendStringInfo(&sql, ", 0::%s", b->field[F_LINE_STOCK_TAKEN].cast);
+		appendStringInfo(&sql, ", u.taken::%s", b->field[F_LINE_STOCK_TAKEN].cast);
 	appendStringInfo(&sql, "%s FROM o, u", b->constant_values[ROLE_ORDER_ITEMS]);
 
-	/* what the extension keeps of each line (STMT_TAKE_STOCK fills in) */
-	appendStringInfoString(&sql,
-						   "), x AS ("
-						   "  INSERT INTO stripe_webhook.order_lines"
-						   "    (order_table, order_id, product_id, quantity, unit_amount)"
-						   "  SELECT ");
-	appendStringInfo(&sql, "%s, o.id_text, u.product, u.quantity, u.unit_amount FROM o, u",
+	/* what the extension keeps of each line */
+	appendStringInfo(&sql,
+					 "), x AS ("
+					 "  INSERT INTO stripe_webhook.order_lines"
+					 "    (order_table, order_id, product_id, quantity, unit_amount, shortfall, stock_taken)"
+					 "  SELECT %s, o.id_text, u.product, u.quantity, u.unit_amount, u.shortfall, u.taken"
+					 "    FROM o, u",
 					 OrderTable(b));
+
+	/* the stock, on rows STMT_TAKE_LOCK locked; the hold, settled */
+	appendStringInfo(&sql,
+					 "), st AS ("
+					 "  UPDATE %s p SET %s = p.%s + d.delta"
+					 "    FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s)) AS d(product, delta)"
+					 "   WHERE p.%s = d.product::%s"
+					 "), hs AS ("
+					 "  UPDATE stripe_webhook.holds h"
+					 "     SET status = CASE WHEN t.from_hold > 0 THEN 'ordered' ELSE 'released' END,"
+					 "         returned = h.quantity - t.from_hold,"
+					 "         release_reason = CASE WHEN t.from_hold > 0 THEN NULL ELSE 'not_ordered' END,"
+					 "         order_table = CASE WHEN t.from_hold > 0 THEN %s END,"
+					 "         order_id = CASE WHEN t.from_hold > 0 THEN o.id_text END,"
+					 "         settled_at = pg_catalog.now()"
+					 "    FROM o, ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s)) AS t(product, from_hold)"
+					 "   WHERE h.checkout_session_id = %s AND h.product_table = %s"
+					 "     AND h.product_id = t.product AND h.status = 'held'"
+					 "  RETURNING 1"
+					 "), g AS ("
+					 "  INSERT INTO stripe_webhook.order_changes"
+					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  SELECT %s, o.id_text, c.change, %s, %s, %s"
+					 "    FROM o, pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n)"
+					 "   ORDER BY c.n",
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+					 P(WO_STOCK_PRODUCTS), P(WO_STOCK_DELTAS),
+					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 OrderTable(b), P(WO_HOLD_PRODUCTS), P(WO_HOLD_TAKEN),
+					 P(WO_SESSION), ProductTable(b),
+					 OrderTable(b), P(WO_STATUS_WORD), P(WO_SESSION), P(WO_EVENT), P(WO_CHANGES));
 
 	/* the cart, consumed; the user's new active cart */
 	appendStringInfo(&sql,
@@ -368,7 +416,8 @@ GenWriteOrder(ShopBinding *b)
 					 "  RETURNING 1"
 					 ")"
 					 "SELECT o.id_text, (SELECT n.id FROM n) AS new_cart,"
-					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed"
+					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed,"
+					 "       (SELECT pg_catalog.count(*) FROM hs) AS settled"
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
 					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
@@ -377,19 +426,11 @@ GenWriteOrder(ShopBinding *b)
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
 }
 
-/* the products table's name as a literal: what the holds rows name */
-static char *
-ProductTable(const ShopBinding *b)
-{
-	return quote_literal_cstr(b->table[ROLE_PRODUCTS]);
-}
-
 /*
  * GenTakeLock
- *		STMT_TAKE_LOCK.  Locking in the statement that reads the stock would
- *		read a row version fetched again after waiting for its lock; with
- *		the locks taken first, STMT_TAKE_STOCK's snapshot sees the latest
- *		version of every row it changes.
+ *		STMT_TAKE_LOCK (see shop_sql.h).  The stock it returns is that of the
+ *		row version it locked (after waiting, the latest one), so what
+ *		fulfil.c decides from it holds until commit.
  */
 static void
 GenTakeLock(ShopBinding *b)
@@ -397,146 +438,22 @@ GenTakeLock(ShopBinding *b)
 	Oid			types[TL_NPARAMS] = {TEXTOID, TEXTARRAYOID};
 
 	Keep(b, STMT_TAKE_LOCK,
-		 psprintf("SELECT p.%s FROM %s p"
+		 psprintf("SELECT p.%s::text AS product, p.%s::int8 AS stock, COALESCE(h.quantity, 0)::int8 AS held"
+				  "  FROM %s p"
+				  "  LEFT JOIN stripe_webhook.holds h"
+				  "    ON h.checkout_session_id = %s AND h.product_table = %s AND h.status = 'held'"
+				  "   AND h.product_id = p.%s::text"
 				  " WHERE p.%s IN (SELECT w.product::%s FROM pg_catalog.unnest(%s) AS w(product)"
 				  "                UNION"
 				  "                SELECT h.product_id::%s FROM stripe_webhook.holds h"
 				  "                 WHERE h.checkout_session_id = %s AND h.product_table = %s"
 				  "                   AND h.status = 'held')"
 				  " ORDER BY p.%s FOR NO KEY UPDATE OF p",
-				  Col(b, F_PRODUCT_ID), b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID),
-				  b->field[F_PRODUCT_ID].cast, P(TL_PRODUCTS), b->field[F_PRODUCT_ID].cast,
-				  P(TL_SESSION), ProductTable(b), Col(b, F_PRODUCT_ID)),
+				  Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK), b->table[ROLE_PRODUCTS],
+				  P(TL_SESSION), ProductTable(b), Col(b, F_PRODUCT_ID),
+				  Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast, P(TL_PRODUCTS),
+				  b->field[F_PRODUCT_ID].cast, P(TL_SESSION), ProductTable(b), Col(b, F_PRODUCT_ID)),
 		 TL_NPARAMS, types);
-}
-
-/*
- * GenTakeStock
- *		STMT_TAKE_STOCK.  The products of the order and of the session's
- *		hold are locked in ascending id order by STMT_TAKE_LOCK, the
- *		statement before (the sort comes before the row locks), which keeps
- *		concurrent fulfilments, holds and cancellations deadlock-free; the
- *		lock here finds them held already, so nothing waits and what is
- *		taken is decided on the latest version of the locked rows.  Per
- *		product: from_hold = LEAST(held, quantity), from_stock = what stock
- *		there is for the rest, and the stock changes once, by the held units
- *		the order does not take less what it takes from stock.  The review
- *		reason and the status are completed here only when something is
- *		short.
- */
-static void
-GenTakeStock(ShopBinding *b)
-{
-	Oid			types[TS_NPARAMS];
-	StringInfoData s;
-
-	for (int i = 0; i < TS_NPARAMS; i++)
-		types[i] = TEXTOID;
-	types[TS_PRODUCTS] = TEXTARRAYOID;
-	types[TS_QUANTITIES] = INT8ARRAYOID;
-
-	initStringInfo(&s);
-	appendStringInfo(&s,
-					 "WITH w AS ("
-					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
-					 "    AS w(product, quantity)"
-					 "), h AS ("
-					 "  SELECT h.product_id AS product, h.quantity FROM stripe_webhook.holds h"
-					 "   WHERE h.checkout_session_id = %s AND h.product_table = %s AND h.status = 'held'"
-					 "), a AS ("
-					 "  SELECT COALESCE(w.product, h.product) AS product,"
-					 "         COALESCE(w.quantity, 0)::int8 AS quantity, COALESCE(h.quantity, 0)::int8 AS held"
-					 "    FROM w FULL JOIN h ON h.product = w.product"
-					 "), p AS ("
-					 "  SELECT p.%s AS id, p.%s::int8 AS stock"
-					 "    FROM %s p WHERE p.%s IN (SELECT a.product::%s FROM a)"
-					 "   ORDER BY p.%s FOR NO KEY UPDATE OF p"
-					 "), fh AS ("
-					 "  SELECT p.id, p.stock, a.product, a.quantity, a.held,"
-					 "         LEAST(a.held, a.quantity) AS from_hold"
-					 "    FROM p JOIN a ON p.id = a.product::%s"
-					 "), t AS ("
-					 "  SELECT fh.id, fh.product, fh.quantity, fh.held, fh.from_hold,"
-					 "         fh.from_hold + LEAST(GREATEST(fh.stock, 0), fh.quantity - fh.from_hold) AS taken,"
-					 "         fh.held - fh.from_hold - LEAST(GREATEST(fh.stock, 0), fh.quantity - fh.from_hold) AS delta"
-					 "    FROM fh"
-					 "), u AS ("
-					 "  UPDATE %s x SET %s = x.%s + t.delta FROM t WHERE x.%s = t.id AND t.delta <> 0"
-					 "), hc AS ("
-					 "  UPDATE stripe_webhook.holds h"
-					 "     SET status = CASE WHEN t.from_hold > 0 THEN 'ordered' ELSE 'released' END,"
-					 "         returned = t.held - t.from_hold,"
-					 "         release_reason = CASE WHEN t.from_hold > 0 THEN NULL ELSE 'not_ordered' END,"
-					 "         order_table = CASE WHEN t.from_hold > 0 THEN %s END,"
-					 "         order_id = CASE WHEN t.from_hold > 0 THEN %s END,"
-					 "         settled_at = pg_catalog.now()"
-					 "    FROM t WHERE h.checkout_session_id = %s AND h.product_table = %s"
-					 "     AND h.status = 'held' AND h.product_id = t.product"
-					 "), l AS ("
-					 "  UPDATE stripe_webhook.order_lines ol"
-					 "     SET stock_taken = t.taken, shortfall = t.quantity - t.taken"
-					 "    FROM t WHERE ol.order_table = %s AND ol.order_id = %s AND ol.product_id = t.product"
-					 "     AND t.quantity > 0",
-					 P(TS_PRODUCTS), P(TS_QUANTITIES),
-					 P(TS_SESSION), ProductTable(b),
-					 Col(b, F_PRODUCT_ID), Col(b, F_PRODUCT_STOCK),
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 Col(b, F_PRODUCT_ID),
-					 OrderTable(b), P(TS_ORDER), P(TS_SESSION), ProductTable(b),
-					 OrderTable(b), P(TS_ORDER));
-	if (b->field[F_LINE_SHORTFALL].bound || b->field[F_LINE_STOCK_TAKEN].bound)
-	{
-		appendStringInfo(&s, "), i AS (UPDATE %s oi SET ", b->table[ROLE_ORDER_ITEMS]);
-		if (b->field[F_LINE_SHORTFALL].bound)
-			appendStringInfo(&s, "%s = (t.quantity - t.taken)::%s%s", Col(b, F_LINE_SHORTFALL),
-							 b->field[F_LINE_SHORTFALL].cast,
-							 b->field[F_LINE_STOCK_TAKEN].bound ? ", " : "");
-		if (b->field[F_LINE_STOCK_TAKEN].bound)
-			appendStringInfo(&s, "%s = t.taken::%s", Col(b, F_LINE_STOCK_TAKEN),
-							 b->field[F_LINE_STOCK_TAKEN].cast);
-		appendStringInfo(&s, " FROM t WHERE oi.%s = %s AND oi.%s = t.id AND t.quantity > 0",
-						 Col(b, F_LINE_ORDER), Key(b, F_LINE_ORDER, TS_ORDER), Col(b, F_LINE_PRODUCT));
-	}
-
-	/* the final reason: what is short first, then the reasons so far */
-	appendStringInfo(&s,
-					 "), r AS ("
-					 "  SELECT f.short IS NOT NULL AS short,"
-					 "         pg_catalog.concat_ws('; ', f.short, %s) AS reason,"
-					 "         CASE WHEN f.short IS NULL THEN %s ELSE %s END AS status"
-					 "    FROM (SELECT 'stock short: ' || pg_catalog.string_agg("
-					 "                   pg_catalog.format('product %%s short by %%s of %%s',"
-					 "                                     t.product, t.quantity - t.taken, t.quantity),"
-					 "                   ', ' ORDER BY t.id) FILTER (WHERE t.taken < t.quantity) AS short"
-					 "            FROM t WHERE t.quantity > 0) f"
-					 "), o AS ("
-					 "  UPDATE %s o SET %s = r.status::%s",
-					 P(TS_REASON), P(TS_STATUS_WORD), P(TS_REVIEW_WORD),
-					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), b->field[F_ORDER_STATUS].cast);
-	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
-			   b->field[F_ORDER_REVIEW_REASON].bound ?
-			   psprintf("r.reason::%s", b->field[F_ORDER_REVIEW_REASON].cast) : NULL);
-	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
-	appendStringInfo(&s,
-					 "    FROM r WHERE o.%s = %s AND r.short"
-					 "), k AS ("
-					 "  UPDATE stripe_webhook.checkout_sessions s SET review_reason = r.reason"
-					 "    FROM r WHERE s.id = %s AND r.short"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT %s, %s, c.change, r.status, %s, %s"
-					 "    FROM r, (VALUES (1, 'order_created'), (2, 'order_needs_review')) AS c(n, change)"
-					 "   WHERE c.n = 1 OR r.status = %s"
-					 "   ORDER BY c.n"
-					 ")"
-					 "SELECT t.product, t.taken FROM t WHERE t.quantity > 0 ORDER BY t.id",
-					 Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, TS_ORDER),
-					 P(TS_SESSION),
-					 OrderTable(b), P(TS_ORDER), P(TS_SESSION), P(TS_EVENT), P(TS_REVIEW_WORD));
-	Keep(b, STMT_TAKE_STOCK, s.data, TS_NPARAMS, types);
 }
 
 /*
@@ -910,7 +827,6 @@ ShopGenerateStatements(ShopBinding *b)
 	GenCartLines(b);
 	GenWriteOrder(b);
 	GenTakeLock(b);
-	GenTakeStock(b);
 	GenOrderStatements(b);
 	GenCartStatements(b);
 	GenHoldStatements(b);

@@ -26,7 +26,7 @@ typedef enum LockCartParam
 
 /*
  * STMT_CART_LINES: the cart's lines summed per product, in product id
- * order (no product lock: STMT_TAKE_STOCK takes them last).  Returns
+ * order (no product lock: STMT_TAKE_LOCK takes them next).  Returns
  * product (text), quantity (int8), unit_amount (int8, minor units),
  * currency, existing_order (text), recorded (outcome).
  */
@@ -42,17 +42,20 @@ typedef enum LookupOrderParam
 } LookupOrderParam;
 
 /*
- * STMT_WRITE_ORDER: the order, its items (nothing taken yet), the cart
- * locked, the user's new active cart and the session's record, in one
- * statement.  Returns order_id (text), new_cart (text or NULL), claimed
- * (int8: 1 when the session row was claimed for this order).
+ * STMT_WRITE_ORDER: everything a new order writes, in one statement, once
+ * STMT_TAKE_LOCK has locked its products and fulfil.c has decided what
+ * each line takes: the order with its final status and reason, its items,
+ * the extension's lines, the stock, the session's stock hold settled, the
+ * cart locked, the user's new active cart, the session's record and the
+ * order's changes.  Returns order_id (text), new_cart (text or NULL),
+ * claimed (int8: 1 when the session row was claimed for this order).
  */
 typedef enum WriteOrderParam
 {
 	WO_USER,
 	WO_CART,
 	WO_SESSION,
-	WO_STATUS_WORD,
+	WO_STATUS_WORD,				/* the order's final status */
 	WO_PAYMENT,					/* canonical payment state */
 	WO_PAYMENT_WORD,			/* the shop's word for it */
 	WO_CURRENCY,
@@ -67,11 +70,19 @@ typedef enum WriteOrderParam
 	WO_SHIP_STATE,
 	WO_SHIP_POSTAL_CODE,
 	WO_SHIP_COUNTRY,
-	WO_REVIEW_REASON,
-	WO_PRODUCTS,				/* text[] */
+	WO_REVIEW_REASON,			/* the final reasons, or NULL */
+	WO_PRODUCTS,				/* text[], one per cart line */
 	WO_QUANTITIES,				/* int8[] */
 	WO_UNIT_AMOUNTS,			/* int8[], minor units */
 	WO_LINE_CURRENCIES,			/* text[] */
+	WO_TAKEN,					/* int8[]: units the line took (hold + stock) */
+	WO_SHORTFALLS,				/* int8[]: units the line is short */
+	WO_STOCK_PRODUCTS,			/* text[]: products whose stock changes */
+	WO_STOCK_DELTAS,			/* int8[]: by how much (added) */
+	WO_HOLD_PRODUCTS,			/* text[]: the session's held products */
+	WO_HOLD_TAKEN,				/* int8[]: units the order takes of each */
+	WO_CHANGES,					/* text[]: order_changes rows, in order */
+	WO_EVENT,					/* Stripe event id or NULL */
 	WO_CONSUME,					/* bool: the order locks its cart */
 	WO_CHARGED,					/* int8: amount_total in the charge's
 								 * currency (differs from WO_TOTAL under
@@ -81,38 +92,17 @@ typedef enum WriteOrderParam
 
 /*
  * STMT_TAKE_LOCK: the products of the order and of the session's stock
- * hold, locked in id order, in a statement of their own: STMT_TAKE_STOCK,
- * which comes next, then reads the stock of rows this transaction has
- * locked, in a snapshot taken after the locks.
+ * hold, locked in ascending id order (the sort comes before the row locks),
+ * which keeps concurrent fulfilments, holds and cancellations
+ * deadlock-free.  Returns, per product in id order: product (text), stock
+ * (int8) of the version just locked, held (int8: the session's held units,
+ * 0 if none; stable, as every change to a user's holds takes the user's
+ * lock, held here).
  */
 typedef enum TakeLockParam
 {
 	TL_SESSION, TL_PRODUCTS, TL_NPARAMS
 } TakeLockParam;
-
-/*
- * STMT_TAKE_STOCK: the last step of a new order, after STMT_TAKE_LOCK.
- * Locks the products of the order and of the session's stock hold
- * (stripe_webhook.holds) in id order (held already); each line takes from the hold first and the rest from stock (up to the
- * quantity); held units the order does not take go back to stock, and the
- * hold is settled (ordered or released).  Records what each line took; if
- * anything is short, the order needs review with "stock short: ..." before
- * the other reasons; adds the order's change notices with its final status.
- * Returns one row per product of the order: product (text), taken (int8),
- * in id order.
- */
-typedef enum TakeStockParam
-{
-	TS_ORDER,
-	TS_SESSION,
-	TS_PRODUCTS,				/* text[]; empty when no stock is taken */
-	TS_QUANTITIES,				/* int8[] */
-	TS_STATUS_WORD,				/* the order's status so far */
-	TS_REVIEW_WORD,				/* the shop's word for needs_review */
-	TS_REASON,					/* the review reasons so far, or NULL */
-	TS_EVENT,					/* Stripe event id or NULL */
-	TS_NPARAMS
-} TakeStockParam;
 
 /*
  * STMT_LOCK_ORDER: the session's order, locked, with what the extension

@@ -511,10 +511,11 @@ LockStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
  *		What each line takes, on the rows LockStock locked: from the
  *		session's hold first, then from stock, up to its quantity; held
  *		units the order does not take go back.  Adds "stock short" to the
- *		review (first, as it is stored) when a line is short.  The lines
- *		and rd->stock are both in product id order.
+ *		review (first, as it is stored) when a line is short, and returns
+ *		whether one is.  The lines and rd->stock are both in product id
+ *		order.
  */
-static void
+static bool
 DecideStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 {
 	int			n = d->take_stock ? rd->n : 0;
@@ -566,22 +567,77 @@ DecideStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 		d->review = review;
 		d->state = ORDER_NEEDS_REVIEW;
 		d->reason = JoinReasons(&d->review);
+		return true;
 	}
+	return false;
 }
 
 /*
  * WriteOrder
- *		The write step: one statement (STMT_WRITE_ORDER) with everything
- *		decided.  Returns the new order's id; sets *new_cart to the user's
+ *		The first write: the order, with the state DecideOrder chose, the
+ *		cart and the session's record (STMT_WRITE_ORDER), before any product
+ *		is locked.  Returns the new order's id; sets *new_cart to the user's
  *		new active cart, if one was made.
  */
 static char *
-WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
+WriteOrder(SessionEvent *ev, OrderDecision *d, char **new_cart)
 {
 	const ShopBinding *b = ev->b;
 	CheckoutSession *s = &ev->s;
 	Datum		values[WO_NPARAMS];
 	char		nulls[WO_NPARAMS];
+	PaymentState payment = s->paid ? PAYMENT_PAID : PAYMENT_UNPAID;
+	bool		isnull;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[WO_USER] = CStringGetTextDatum(ev->user_key);
+	values[WO_CART] = CStringGetTextDatum(ev->cart_key);
+	values[WO_SESSION] = CStringGetTextDatum(s->id);
+	values[WO_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
+	values[WO_PAYMENT] = CStringGetTextDatum(payment_state_names[payment]);
+	values[WO_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[payment]);
+	values[WO_CURRENCY] = CStringGetTextDatum(s->currency);
+	values[WO_SUBTOTAL] = Int64GetDatum(s->amount_subtotal);
+	values[WO_TOTAL] = Int64GetDatum(s->amount_total);
+	values[WO_PAYMENT_INTENT] = NullableText(s->payment_intent, nulls, WO_PAYMENT_INTENT);
+	values[WO_EMAIL] = NullableText(s->email, nulls, WO_EMAIL);
+	values[WO_SHIP_NAME] = NullableText(s->ship.name, nulls, WO_SHIP_NAME);
+	values[WO_SHIP_LINE1] = NullableText(s->ship.line1, nulls, WO_SHIP_LINE1);
+	values[WO_SHIP_LINE2] = NullableText(s->ship.line2, nulls, WO_SHIP_LINE2);
+	values[WO_SHIP_CITY] = NullableText(s->ship.city, nulls, WO_SHIP_CITY);
+	values[WO_SHIP_STATE] = NullableText(s->ship.state, nulls, WO_SHIP_STATE);
+	values[WO_SHIP_POSTAL_CODE] = NullableText(s->ship.postal_code, nulls, WO_SHIP_POSTAL_CODE);
+	values[WO_SHIP_COUNTRY] = NullableText(s->ship.country, nulls, WO_SHIP_COUNTRY);
+	values[WO_REVIEW_REASON] = NullableText(d->reason, nulls, WO_REVIEW_REASON);
+	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
+	values[WO_CHARGED] = Int64GetDatum(s->amount_charged);
+
+	ShopRun(b, STMT_WRITE_ORDER, values, nulls, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "order of checkout session \"%s\" was not created", s->id);
+	*new_cart = SpiText(0, 2);
+	if (SpiInt64(0, 3, &isnull) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("checkout session already has an order"),
+				 errdetail("Checkout session \"%s\" was fulfilled by another transaction for another cart.", s->id),
+				 errhint("Stripe never sends one session for two carts: check what called the fulfilment; nothing was changed.")));
+	return SpiText(0, 1);
+}
+
+/*
+ * WriteLines
+ *		The second write, on the products LockStock locked, with what
+ *		DecideStock decided (STMT_WRITE_LINES); then, if a line is short, the
+ *		order's final status and reason (STMT_MARK_SHORT).
+ */
+static void
+WriteLines(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id,
+		   bool short_of_stock)
+{
+	const ShopBinding *b = ev->b;
+	Datum		values[WL_NPARAMS];
+	char		nulls[WL_NPARAMS];
 	int			nl = Max(rd->n, 1);
 	int			ns = Max(rd->nstock, 1);
 	Datum	   *products = palloc(nl * sizeof(Datum));
@@ -598,8 +654,7 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 	int			nchanges = 0;
 	int			nstock = 0;
 	int			nhold = 0;
-	PaymentState payment = s->paid ? PAYMENT_PAID : PAYMENT_UNPAID;
-	char	   *order_id;
+	int64		settled;
 	bool		isnull;
 
 	for (int i = 0; i < rd->n; i++)
@@ -631,60 +686,47 @@ WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart)
 		changes[nchanges++] = CStringGetTextDatum("order_needs_review");
 
 	memset(nulls, ' ', sizeof(nulls));
-	values[WO_USER] = CStringGetTextDatum(ev->user_key);
-	values[WO_CART] = CStringGetTextDatum(ev->cart_key);
-	values[WO_SESSION] = CStringGetTextDatum(s->id);
-	values[WO_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
-	values[WO_PAYMENT] = CStringGetTextDatum(payment_state_names[payment]);
-	values[WO_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[payment]);
-	values[WO_CURRENCY] = CStringGetTextDatum(s->currency);
-	values[WO_SUBTOTAL] = Int64GetDatum(s->amount_subtotal);
-	values[WO_TOTAL] = Int64GetDatum(s->amount_total);
-	values[WO_PAYMENT_INTENT] = NullableText(s->payment_intent, nulls, WO_PAYMENT_INTENT);
-	values[WO_EMAIL] = NullableText(s->email, nulls, WO_EMAIL);
-	values[WO_SHIP_NAME] = NullableText(s->ship.name, nulls, WO_SHIP_NAME);
-	values[WO_SHIP_LINE1] = NullableText(s->ship.line1, nulls, WO_SHIP_LINE1);
-	values[WO_SHIP_LINE2] = NullableText(s->ship.line2, nulls, WO_SHIP_LINE2);
-	values[WO_SHIP_CITY] = NullableText(s->ship.city, nulls, WO_SHIP_CITY);
-	values[WO_SHIP_STATE] = NullableText(s->ship.state, nulls, WO_SHIP_STATE);
-	values[WO_SHIP_POSTAL_CODE] = NullableText(s->ship.postal_code, nulls, WO_SHIP_POSTAL_CODE);
-	values[WO_SHIP_COUNTRY] = NullableText(s->ship.country, nulls, WO_SHIP_COUNTRY);
-	values[WO_REVIEW_REASON] = NullableText(d->reason, nulls, WO_REVIEW_REASON);
-	values[WO_PRODUCTS] = ArrayOf(products, rd->n, TEXTOID);
-	values[WO_QUANTITIES] = ArrayOf(quantities, rd->n, INT8OID);
-	values[WO_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
-	values[WO_LINE_CURRENCIES] = ArrayOf(currencies, rd->n, TEXTOID);
-	values[WO_TAKEN] = ArrayOf(taken, rd->n, INT8OID);
-	values[WO_SHORTFALLS] = ArrayOf(shortfalls, rd->n, INT8OID);
-	values[WO_STOCK_PRODUCTS] = ArrayOf(stock_products, nstock, TEXTOID);
-	values[WO_STOCK_DELTAS] = ArrayOf(stock_deltas, nstock, INT8OID);
-	values[WO_HOLD_PRODUCTS] = ArrayOf(hold_products, nhold, TEXTOID);
-	values[WO_HOLD_TAKEN] = ArrayOf(hold_taken, nhold, INT8OID);
-	values[WO_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
-	values[WO_EVENT] = NullableText(ev->event_id, nulls, WO_EVENT);
-	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
-	values[WO_CHARGED] = Int64GetDatum(s->amount_charged);
+	values[WL_ORDER] = CStringGetTextDatum(order_id);
+	values[WL_SESSION] = CStringGetTextDatum(ev->s.id);
+	values[WL_PRODUCTS] = ArrayOf(products, rd->n, TEXTOID);
+	values[WL_QUANTITIES] = ArrayOf(quantities, rd->n, INT8OID);
+	values[WL_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
+	values[WL_LINE_CURRENCIES] = ArrayOf(currencies, rd->n, TEXTOID);
+	values[WL_TAKEN] = ArrayOf(taken, rd->n, INT8OID);
+	values[WL_SHORTFALLS] = ArrayOf(shortfalls, rd->n, INT8OID);
+	values[WL_STOCK_PRODUCTS] = ArrayOf(stock_products, nstock, TEXTOID);
+	values[WL_STOCK_DELTAS] = ArrayOf(stock_deltas, nstock, INT8OID);
+	values[WL_HOLD_PRODUCTS] = ArrayOf(hold_products, nhold, TEXTOID);
+	values[WL_HOLD_TAKEN] = ArrayOf(hold_taken, nhold, INT8OID);
+	values[WL_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
+	values[WL_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
+	values[WL_EVENT] = NullableText(ev->event_id, nulls, WL_EVENT);
+	ShopRun(b, STMT_WRITE_LINES, values, nulls, SPI_OK_SELECT);
 
-	ShopRun(b, STMT_WRITE_ORDER, values, nulls, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		elog(ERROR, "order of checkout session \"%s\" was not created", s->id);
-	order_id = SpiText(0, 1);
-	*new_cart = SpiText(0, 2);
-	if (SpiInt64(0, 3, &isnull) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("checkout session already has an order"),
-				 errdetail("Checkout session \"%s\" was fulfilled by another transaction for another cart.", s->id),
-				 errhint("Stripe never sends one session for two carts: check what called the fulfilment; nothing was changed.")));
 	/* the user's lock keeps the hold as LockStock read it; check */
-	if (SpiInt64(0, 4, &isnull) != nhold)
+	settled = SpiInt64(0, 1, &isnull);
+	if (settled != nhold)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("stock hold of checkout session \"%s\" changed while its order was written", s->id),
+				 errmsg("stock hold of checkout session \"%s\" changed while its order was written",
+						ev->s.id),
 				 errdetail("%d held products were read, " INT64_FORMAT " were still held.",
-						   nhold, SpiInt64(0, 4, &isnull)),
+						   nhold, settled),
 				 errhint("Retry the delivery; nothing was changed.")));
-	return order_id;
+
+	if (short_of_stock)
+	{
+		Datum		ms[MS_NPARAMS];
+
+		ms[MS_ORDER] = CStringGetTextDatum(order_id);
+		ms[MS_SESSION] = CStringGetTextDatum(ev->s.id);
+		ms[MS_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
+		ms[MS_REASON] = CStringGetTextDatum(d->reason);
+		ShopRun(b, STMT_MARK_SHORT, ms, NULL, SPI_OK_UPDATE);
+		if (SPI_processed != 1)
+			elog(ERROR, "order %s of checkout session \"%s\" was not found to flag",
+				 order_id, ev->s.id);
+	}
 }
 
 /*
@@ -699,6 +741,7 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 	OrderDecision d;
 	char	   *order_id;
 	char	   *new_cart;
+	bool		short_of_stock;
 
 	/* a fulfilment by this very session locked the cart: done already */
 	if (ev->cart.consumed_by != NULL && strcmp(ev->cart.consumed_by, s->id) == 0 &&
@@ -738,9 +781,11 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 		StepLog("payment pending for checkout session %s (cart %s, user %s): payment_status is %s",
 				s->id, ev->cart_key, SessionDisplayValue(s->user_id), s->payment_status);
 
+	/* the order first, then the products' locks, held to commit */
+	order_id = WriteOrder(ev, &d, &new_cart);
 	LockStock(ev, &rd, &d);
-	DecideStock(ev, &rd, &d);
-	order_id = WriteOrder(ev, &rd, &d, &new_cart);
+	short_of_stock = DecideStock(ev, &rd, &d);
+	WriteLines(ev, &rd, &d, order_id, short_of_stock);
 	/* refunds or disputes that came before the order (payments.c) */
 	PaymentsApplyToNewOrder(ev->b, s->payment_intent, ev->event_id);
 

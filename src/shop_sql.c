@@ -233,16 +233,13 @@ static const struct
 
 /*
  * GenWriteOrder
- *		STMT_WRITE_ORDER: everything the completed path writes, in one
- *		statement, with what each line takes decided already (fulfil.c, on
- *		the products STMT_TAKE_LOCK locked): nothing is written twice.  The
- *		stock changes by the deltas given; the session's hold is settled
- *		only where it is still 'held', and the statement returns how many
- *		hold rows it settled so that fulfil.c can check that none changed
- *		since it read them.  The user's new active cart is created only when
- *		the order consumes its cart and the user has no other active cart;
- *		the per-user lock taken before (fulfil.c) makes that check safe
- *		without a unique index on the shop's carts.
+ *		STMT_WRITE_ORDER: the order (its state as far as the money decides
+ *		it), the cart locked, the user's new active cart and the session's
+ *		record claimed, in one statement, before any product is locked.  The
+ *		user's new active cart is created only when the order consumes its
+ *		cart and the user has no other active cart; the per-user lock taken
+ *		before (fulfil.c) makes that check safe without a unique index on the
+ *		shop's carts.
  */
 static void
 GenWriteOrder(ShopBinding *b)
@@ -251,16 +248,10 @@ GenWriteOrder(ShopBinding *b)
 	StringInfoData cols;
 	StringInfoData vals;
 	StringInfoData sql;
-	char	   *line_currency = b->field[F_PRODUCT_CURRENCY].bound ? "u.currency" : NULL;
 
 	for (int i = 0; i < WO_NPARAMS; i++)
 		types[i] = TEXTOID;
 	types[WO_SUBTOTAL] = types[WO_TOTAL] = types[WO_CHARGED] = INT8OID;
-	types[WO_PRODUCTS] = types[WO_LINE_CURRENCIES] = TEXTARRAYOID;
-	types[WO_STOCK_PRODUCTS] = types[WO_HOLD_PRODUCTS] = types[WO_CHANGES] = TEXTARRAYOID;
-	types[WO_QUANTITIES] = types[WO_UNIT_AMOUNTS] = INT8ARRAYOID;
-	types[WO_TAKEN] = types[WO_SHORTFALLS] = INT8ARRAYOID;
-	types[WO_STOCK_DELTAS] = types[WO_HOLD_TAKEN] = INT8ARRAYOID;
 	types[WO_CONSUME] = BOOLOID;
 
 	/* the order: mapped columns, then the binding's constants */
@@ -298,77 +289,9 @@ GenWriteOrder(ShopBinding *b)
 	appendStringInfo(&sql,
 					 "WITH o AS ("
 					 "  INSERT INTO %s (%s%s) VALUES (%s%s)"
-					 "  RETURNING %s AS id, %s::text AS id_text"
-					 "), u AS ("
-					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
-					 "    pg_catalog.unnest(%s))"
-					 "    AS u(product, quantity, unit_amount, currency, taken, shortfall)",
+					 "  RETURNING %s::text AS id_text",
 					 b->table[ROLE_ORDERS], cols.data, b->constants[ROLE_ORDERS],
-					 vals.data, b->constant_values[ROLE_ORDERS],
-					 Col(b, F_ORDER_ID), Col(b, F_ORDER_ID),
-					 P(WO_PRODUCTS), P(WO_QUANTITIES), P(WO_UNIT_AMOUNTS),
-					 P(WO_LINE_CURRENCIES), P(WO_TAKEN), P(WO_SHORTFALLS));
-
-	/* the order's items */
-	appendStringInfo(&sql,
-					 "), i AS ("
-					 "  INSERT INTO %s (%s, %s, %s, %s",
-					 b->table[ROLE_ORDER_ITEMS], Col(b, F_LINE_ORDER), Col(b, F_LINE_PRODUCT),
-					 Col(b, F_LINE_QUANTITY), Col(b, F_LINE_UNIT_PRICE));
-	if (b->field[F_LINE_SHORTFALL].bound)
-		appendStringInfo(&sql, ", %s", Col(b, F_LINE_SHORTFALL));
-	if (b->field[F_LINE_STOCK_TAKEN].bound)
-		appendStringInfo(&sql, ", %s", Col(b, F_LINE_STOCK_TAKEN));
-	appendStringInfo(&sql, "%s) SELECT o.id, u.product::%s, u.quantity::%s, %s",
-					 b->constants[ROLE_ORDER_ITEMS], b->field[F_LINE_PRODUCT].cast,
-					 b->field[F_LINE_QUANTITY].cast,
-					 FromMinor(b, F_LINE_UNIT_PRICE, "u.unit_amount", line_currency));
-	if (b->field[F_LINE_SHORTFALL].bound)
-		appendStringInfo(&sql, ", u.shortfall::%s", b->field[F_LINE_SHORTFALL].cast);
-	if (b->field[F_LINE_STOCK_TAKEN].bound)
-		appendStringInfo(&sql, ", u.taken::%s", b->field[F_LINE_STOCK_TAKEN].cast);
-	appendStringInfo(&sql, "%s FROM o, u", b->constant_values[ROLE_ORDER_ITEMS]);
-
-	/* what the extension keeps of each line */
-	appendStringInfo(&sql,
-					 "), x AS ("
-					 "  INSERT INTO stripe_webhook.order_lines"
-					 "    (order_table, order_id, product_id, quantity, unit_amount, shortfall, stock_taken)"
-					 "  SELECT %s, o.id_text, u.product, u.quantity, u.unit_amount, u.shortfall, u.taken"
-					 "    FROM o, u",
-					 OrderTable(b));
-
-	/* the stock, on rows STMT_TAKE_LOCK locked; the hold, settled */
-	appendStringInfo(&sql,
-					 "), st AS ("
-					 "  UPDATE %s p SET %s = p.%s + d.delta"
-					 "    FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s)) AS d(product, delta)"
-					 "   WHERE p.%s = d.product::%s"
-					 "), hs AS ("
-					 "  UPDATE stripe_webhook.holds h"
-					 "     SET status = CASE WHEN t.from_hold > 0 THEN 'ordered' ELSE 'released' END,"
-					 "         returned = h.quantity - t.from_hold,"
-					 "         release_reason = CASE WHEN t.from_hold > 0 THEN NULL ELSE 'not_ordered' END,"
-					 "         order_table = CASE WHEN t.from_hold > 0 THEN %s END,"
-					 "         order_id = CASE WHEN t.from_hold > 0 THEN o.id_text END,"
-					 "         settled_at = pg_catalog.now()"
-					 "    FROM o, ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s)) AS t(product, from_hold)"
-					 "   WHERE h.checkout_session_id = %s AND h.product_table = %s"
-					 "     AND h.product_id = t.product AND h.status = 'held'"
-					 "  RETURNING 1"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT %s, o.id_text, c.change, %s, %s, %s"
-					 "    FROM o, pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n)"
-					 "   ORDER BY c.n",
-					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
-					 P(WO_STOCK_PRODUCTS), P(WO_STOCK_DELTAS),
-					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
-					 OrderTable(b), P(WO_HOLD_PRODUCTS), P(WO_HOLD_TAKEN),
-					 P(WO_SESSION), ProductTable(b),
-					 OrderTable(b), P(WO_STATUS_WORD), P(WO_SESSION), P(WO_EVENT), P(WO_CHANGES));
+					 vals.data, b->constant_values[ROLE_ORDERS], Col(b, F_ORDER_ID));
 
 	/* the cart, consumed; the user's new active cart */
 	appendStringInfo(&sql,
@@ -416,14 +339,114 @@ GenWriteOrder(ShopBinding *b)
 					 "  RETURNING 1"
 					 ")"
 					 "SELECT o.id_text, (SELECT n.id FROM n) AS new_cart,"
-					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed,"
-					 "       (SELECT pg_catalog.count(*) FROM hs) AS settled"
+					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed"
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
 					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
 					 P(WO_PAYMENT_INTENT), P(WO_CHARGED));
 	Keep(b, STMT_WRITE_ORDER, sql.data, WO_NPARAMS, types);
 	b->stmt[STMT_WRITE_ORDER].inserts_cart = true;
+}
+
+/*
+ * GenWriteLines
+ *		STMT_WRITE_LINES: what the order's lines take, written once decided
+ *		(fulfil.c, on the products STMT_TAKE_LOCK locked): the order's items
+ *		and the extension's lines with what each took, the stock, the
+ *		session's hold settled, and the order's changes.  The hold is
+ *		settled only where it is still 'held'; the statement returns how
+ *		many rows it settled, so that fulfil.c can check that none changed
+ *		since it read them.  Nothing here waits: the rows it changes are
+ *		locked or new.
+ */
+static void
+GenWriteLines(ShopBinding *b)
+{
+	Oid			types[WL_NPARAMS];
+	StringInfoData sql;
+	char	   *line_currency = b->field[F_PRODUCT_CURRENCY].bound ? "u.currency" : NULL;
+
+	for (int i = 0; i < WL_NPARAMS; i++)
+		types[i] = TEXTOID;
+	types[WL_PRODUCTS] = types[WL_LINE_CURRENCIES] = TEXTARRAYOID;
+	types[WL_STOCK_PRODUCTS] = types[WL_HOLD_PRODUCTS] = types[WL_CHANGES] = TEXTARRAYOID;
+	types[WL_QUANTITIES] = types[WL_UNIT_AMOUNTS] = INT8ARRAYOID;
+	types[WL_TAKEN] = types[WL_SHORTFALLS] = INT8ARRAYOID;
+	types[WL_STOCK_DELTAS] = types[WL_HOLD_TAKEN] = INT8ARRAYOID;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "WITH u AS ("
+					 "  SELECT * FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
+					 "    pg_catalog.unnest(%s), pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
+					 "    pg_catalog.unnest(%s))"
+					 "    AS u(product, quantity, unit_amount, currency, taken, shortfall)",
+					 P(WL_PRODUCTS), P(WL_QUANTITIES), P(WL_UNIT_AMOUNTS),
+					 P(WL_LINE_CURRENCIES), P(WL_TAKEN), P(WL_SHORTFALLS));
+
+	/* the order's items */
+	appendStringInfo(&sql,
+					 "), i AS ("
+					 "  INSERT INTO %s (%s, %s, %s, %s",
+					 b->table[ROLE_ORDER_ITEMS], Col(b, F_LINE_ORDER), Col(b, F_LINE_PRODUCT),
+					 Col(b, F_LINE_QUANTITY), Col(b, F_LINE_UNIT_PRICE));
+	if (b->field[F_LINE_SHORTFALL].bound)
+		appendStringInfo(&sql, ", %s", Col(b, F_LINE_SHORTFALL));
+	if (b->field[F_LINE_STOCK_TAKEN].bound)
+		appendStringInfo(&sql, ", %s", Col(b, F_LINE_STOCK_TAKEN));
+	appendStringInfo(&sql, "%s) SELECT %s, u.product::%s, u.quantity::%s, %s",
+					 b->constants[ROLE_ORDER_ITEMS], Key(b, F_LINE_ORDER, WL_ORDER),
+					 b->field[F_LINE_PRODUCT].cast, b->field[F_LINE_QUANTITY].cast,
+					 FromMinor(b, F_LINE_UNIT_PRICE, "u.unit_amount", line_currency));
+	if (b->field[F_LINE_SHORTFALL].bound)
+		appendStringInfo(&sql, ", u.shortfall::%s", b->field[F_LINE_SHORTFALL].cast);
+	if (b->field[F_LINE_STOCK_TAKEN].bound)
+		appendStringInfo(&sql, ", u.taken::%s", b->field[F_LINE_STOCK_TAKEN].cast);
+	appendStringInfo(&sql, "%s FROM u", b->constant_values[ROLE_ORDER_ITEMS]);
+
+	/* what the extension keeps of each line */
+	appendStringInfo(&sql,
+					 "), x AS ("
+					 "  INSERT INTO stripe_webhook.order_lines"
+					 "    (order_table, order_id, product_id, quantity, unit_amount, shortfall, stock_taken)"
+					 "  SELECT %s, %s, u.product, u.quantity, u.unit_amount, u.shortfall, u.taken"
+					 "    FROM u",
+					 OrderTable(b), P(WL_ORDER));
+
+	/* the stock, on rows STMT_TAKE_LOCK locked; the hold, settled */
+	appendStringInfo(&sql,
+					 "), st AS ("
+					 "  UPDATE %s p SET %s = p.%s + d.delta"
+					 "    FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s)) AS d(product, delta)"
+					 "   WHERE p.%s = d.product::%s"
+					 "), hs AS ("
+					 "  UPDATE stripe_webhook.holds h"
+					 "     SET status = CASE WHEN t.from_hold > 0 THEN 'ordered' ELSE 'released' END,"
+					 "         returned = h.quantity - t.from_hold,"
+					 "         release_reason = CASE WHEN t.from_hold > 0 THEN NULL ELSE 'not_ordered' END,"
+					 "         order_table = CASE WHEN t.from_hold > 0 THEN %s END,"
+					 "         order_id = CASE WHEN t.from_hold > 0 THEN %s END,"
+					 "         settled_at = pg_catalog.now()"
+					 "    FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s)) AS t(product, from_hold)"
+					 "   WHERE h.checkout_session_id = %s AND h.product_table = %s"
+					 "     AND h.product_id = t.product AND h.status = 'held'"
+					 "  RETURNING 1"
+					 "), g AS ("
+					 "  INSERT INTO stripe_webhook.order_changes"
+					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  SELECT %s, %s, c.change, %s, %s, %s"
+					 "    FROM pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n)"
+					 "   ORDER BY c.n"
+					 ")"
+					 "SELECT pg_catalog.count(*) AS settled FROM hs",
+					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
+					 P(WL_STOCK_PRODUCTS), P(WL_STOCK_DELTAS),
+					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
+					 OrderTable(b), P(WL_ORDER), P(WL_HOLD_PRODUCTS), P(WL_HOLD_TAKEN),
+					 P(WL_SESSION), ProductTable(b),
+					 OrderTable(b), P(WL_ORDER), P(WL_STATUS_WORD), P(WL_SESSION), P(WL_EVENT),
+					 P(WL_CHANGES));
+	Keep(b, STMT_WRITE_LINES, sql.data, WL_NPARAMS, types);
 }
 
 /*
@@ -558,6 +581,20 @@ GenOrderStatements(ShopBinding *b)
 	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
 	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, FL_ORDER));
 	Keep(b, STMT_FLAG, s.data, FL_NPARAMS, flag_types);
+
+	/* a new order whose stock is short: its final status and reason */
+	initStringInfo(&s);
+	appendStringInfo(&s,
+					 "WITH s AS (UPDATE stripe_webhook.checkout_sessions"
+					 "   SET review_reason = %s, updated_at = pg_catalog.now() WHERE id = %s)"
+					 "UPDATE %s o SET %s = %s",
+					 P(MS_REASON), P(MS_SESSION), b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
+					 Key(b, F_ORDER_STATUS, MS_STATUS_WORD));
+	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
+			   b->field[F_ORDER_REVIEW_REASON].bound ? Key(b, F_ORDER_REVIEW_REASON, MS_REASON) : NULL);
+	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
+	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, MS_ORDER));
+	Keep(b, STMT_MARK_SHORT, s.data, MS_NPARAMS, flag_types);
 
 	/* an expiry or payment failure, first one wins */
 	Keep(b, STMT_RECORD,
@@ -826,6 +863,7 @@ ShopGenerateStatements(ShopBinding *b)
 	GenLockCart(b);
 	GenCartLines(b);
 	GenWriteOrder(b);
+	GenWriteLines(b);
 	GenTakeLock(b);
 	GenOrderStatements(b);
 	GenCartStatements(b);

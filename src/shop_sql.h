@@ -42,20 +42,18 @@ typedef enum LookupOrderParam
 } LookupOrderParam;
 
 /*
- * STMT_WRITE_ORDER: everything a new order writes, in one statement, once
- * STMT_TAKE_LOCK has locked its products and fulfil.c has decided what
- * each line takes: the order with its final status and reason, its items,
- * the extension's lines, the stock, the session's stock hold settled, the
- * cart locked, the user's new active cart, the session's record and the
- * order's changes.  Returns order_id (text), new_cart (text or NULL),
- * claimed (int8: 1 when the session row was claimed for this order).
+ * STMT_WRITE_ORDER: the order with its state as far as the money decides
+ * it, the cart locked, the user's new active cart and the session's record
+ * claimed, in one statement, before the products are locked.  Returns
+ * order_id (text), new_cart (text or NULL), claimed (int8: 1 when the
+ * session row was claimed for this order).
  */
 typedef enum WriteOrderParam
 {
 	WO_USER,
 	WO_CART,
 	WO_SESSION,
-	WO_STATUS_WORD,				/* the order's final status */
+	WO_STATUS_WORD,
 	WO_PAYMENT,					/* canonical payment state */
 	WO_PAYMENT_WORD,			/* the shop's word for it */
 	WO_CURRENCY,
@@ -70,25 +68,39 @@ typedef enum WriteOrderParam
 	WO_SHIP_STATE,
 	WO_SHIP_POSTAL_CODE,
 	WO_SHIP_COUNTRY,
-	WO_REVIEW_REASON,			/* the final reasons, or NULL */
-	WO_PRODUCTS,				/* text[], one per cart line */
-	WO_QUANTITIES,				/* int8[] */
-	WO_UNIT_AMOUNTS,			/* int8[], minor units */
-	WO_LINE_CURRENCIES,			/* text[] */
-	WO_TAKEN,					/* int8[]: units the line took (hold + stock) */
-	WO_SHORTFALLS,				/* int8[]: units the line is short */
-	WO_STOCK_PRODUCTS,			/* text[]: products whose stock changes */
-	WO_STOCK_DELTAS,			/* int8[]: by how much (added) */
-	WO_HOLD_PRODUCTS,			/* text[]: the session's held products */
-	WO_HOLD_TAKEN,				/* int8[]: units the order takes of each */
-	WO_CHANGES,					/* text[]: order_changes rows, in order */
-	WO_EVENT,					/* Stripe event id or NULL */
+	WO_REVIEW_REASON,
 	WO_CONSUME,					/* bool: the order locks its cart */
 	WO_CHARGED,					/* int8: amount_total in the charge's
 								 * currency (differs from WO_TOTAL under
 								 * Adaptive Pricing) */
 	WO_NPARAMS
 } WriteOrderParam;
+
+/*
+ * STMT_WRITE_LINES: after STMT_TAKE_LOCK, with what each line takes
+ * decided: the order's items and the extension's lines, the stock, the
+ * session's stock hold settled, the order's changes.  Returns settled
+ * (int8: the hold rows settled).
+ */
+typedef enum WriteLinesParam
+{
+	WL_ORDER,					/* text form of the order's id */
+	WL_SESSION,
+	WL_PRODUCTS,				/* text[], one per cart line */
+	WL_QUANTITIES,				/* int8[] */
+	WL_UNIT_AMOUNTS,			/* int8[], minor units */
+	WL_LINE_CURRENCIES,			/* text[] */
+	WL_TAKEN,					/* int8[]: units the line took (hold + stock) */
+	WL_SHORTFALLS,				/* int8[]: units the line is short */
+	WL_STOCK_PRODUCTS,			/* text[]: products whose stock changes */
+	WL_STOCK_DELTAS,			/* int8[]: by how much (added) */
+	WL_HOLD_PRODUCTS,			/* text[]: the session's held products */
+	WL_HOLD_TAKEN,				/* int8[]: units the order takes of each */
+	WL_CHANGES,					/* text[]: order_changes rows, in order */
+	WL_STATUS_WORD,				/* the order's final status */
+	WL_EVENT,					/* Stripe event id or NULL */
+	WL_NPARAMS
+} WriteLinesParam;
 
 /*
  * STMT_TAKE_LOCK: the products of the order and of the session's stock
@@ -126,6 +138,15 @@ typedef enum FlagParam
 	FL_ORDER, FL_SESSION, FL_REASON, FL_PAYMENT, FL_PAYMENT_WORD,
 	FL_STATUS_WORD, FL_EVENT, FL_NPARAMS
 } FlagParam;
+
+/*
+ * STMT_MARK_SHORT: a new order found short of stock by STMT_TAKE_LOCK's
+ * reading: its final status and reason
+ */
+typedef enum MarkShortParam
+{
+	MS_ORDER, MS_SESSION, MS_STATUS_WORD, MS_REASON, MS_NPARAMS
+} MarkShortParam;
 
 /* STMT_RECORD: the session expired or its payment failed (first wins) */
 typedef enum RecordParam

@@ -2,7 +2,7 @@
 -- order needs review: duplicate payment for one cart, stock short, amount or
 -- currency mismatch (also with Adaptive Pricing).
 BEGIN;
-SELECT plan(46);
+SELECT plan(49);
 \ir ../lib/fulfil_setup.sql
 
 -- 1. idempotency: the same session again returns the same order and changes nothing
@@ -75,6 +75,19 @@ SELECT results_eq($$SELECT id, stock FROM stripe_webhook.products WHERE id IN (1
 SELECT results_eq(format($$SELECT status, payment_status, review_reason FROM stripe_webhook.orders WHERE id = %L$$, :'short'),
                   $$VALUES ('needs_review', 'paid', 'stock short: product 101 short by 1 of 2, product 102 short by 1 of 1')$$,
                   'shortfall: the paid order exists, needs review, with the reason');
+SELECT is((SELECT string_agg(c.change || ':' || (c.status = COALESCE(b.document->'status_values'->>'needs_review',
+                                                                     'needs_review'))::text, ',' ORDER BY c.id)
+             FROM stripe_webhook.order_changes c, stripe_webhook.shop_binding b
+            WHERE c.checkout_session_id = 'cs_test_short'),
+          'order_created:true,order_needs_review:true',
+          'shortfall: the order''s changes are created then needs_review, both with the final status');
+SELECT is((SELECT review_reason FROM stripe_webhook.checkout_sessions WHERE id = 'cs_test_short'),
+          'stock short: product 101 short by 1 of 2, product 102 short by 1 of 1',
+          'shortfall: the session''s record keeps the final reason');
+SELECT results_eq(format($$SELECT product_id, shortfall, stock_taken FROM stripe_webhook.order_lines
+                            WHERE order_id = %L ORDER BY 1$$, :'short'),
+                  $$VALUES ('101'::text, 1::bigint, 1::bigint), ('102', 1, 0)$$,
+                  'shortfall: the extension''s lines record what each line took and lacks');
 SELECT ok((SELECT locked FROM stripe_webhook.carts WHERE id = 1339), 'shortfall: the cart is still locked');
 SELECT is((SELECT count(*)::int FROM stripe_webhook.carts WHERE user_id = '44' AND NOT locked), 1,
           'shortfall: the user still gets a new active cart');

@@ -42,6 +42,7 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -573,21 +574,54 @@ DecideStock(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 }
 
 /*
+ * OrderChanges
+ *		The order's changes for its state: order_created, and
+ *		order_needs_review when it needs review.
+ */
+static Datum
+OrderChanges(OrderState state)
+{
+	Datum		changes[2];
+	int			n = 0;
+
+	changes[n++] = CStringGetTextDatum("order_created");
+	if (state == ORDER_NEEDS_REVIEW)
+		changes[n++] = CStringGetTextDatum("order_needs_review");
+	return ArrayOf(changes, n, TEXTOID);
+}
+
+/*
  * WriteOrder
- *		The first write: the order, with the state DecideOrder chose, the
- *		cart and the session's record (STMT_WRITE_ORDER), before any product
- *		is locked.  Returns the new order's id; sets *new_cart to the user's
- *		new active cart, if one was made.
+ *		The first write, before any product is locked (STMT_WRITE_ORDER):
+ *		the order with the state DecideOrder chose, the extension's lines
+ *		(each taking its whole quantity when the order takes stock), the
+ *		order's changes, the cart and the session's record.  Returns the new
+ *		order's id; sets *new_cart to the user's new active cart, if one was
+ *		made, and *change_ids to the changes' ids (for MarkShort).
  */
 static char *
-WriteOrder(SessionEvent *ev, OrderDecision *d, char **new_cart)
+WriteOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d, char **new_cart,
+		   Datum *change_ids)
 {
 	const ShopBinding *b = ev->b;
 	CheckoutSession *s = &ev->s;
 	Datum		values[WO_NPARAMS];
 	char		nulls[WO_NPARAMS];
+	int			nl = Max(rd->n, 1);
+	Datum	   *products = palloc(nl * sizeof(Datum));
+	Datum	   *quantities = palloc(nl * sizeof(Datum));
+	Datum	   *amounts = palloc(nl * sizeof(Datum));
+	Datum	   *taken = palloc(nl * sizeof(Datum));
 	PaymentState payment = s->paid ? PAYMENT_PAID : PAYMENT_UNPAID;
 	bool		isnull;
+
+	for (int i = 0; i < rd->n; i++)
+	{
+		products[i] = CStringGetTextDatum(rd->lines[i].product);
+		quantities[i] = Int64GetDatum(rd->lines[i].quantity);
+		amounts[i] = Int64GetDatum(rd->lines[i].unit_amount);
+		taken[i] = Int64GetDatum(d->take_stock ? rd->lines[i].quantity : 0);
+	}
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[WO_USER] = CStringGetTextDatum(ev->user_key);
@@ -609,6 +643,12 @@ WriteOrder(SessionEvent *ev, OrderDecision *d, char **new_cart)
 	values[WO_SHIP_POSTAL_CODE] = NullableText(s->ship.postal_code, nulls, WO_SHIP_POSTAL_CODE);
 	values[WO_SHIP_COUNTRY] = NullableText(s->ship.country, nulls, WO_SHIP_COUNTRY);
 	values[WO_REVIEW_REASON] = NullableText(d->reason, nulls, WO_REVIEW_REASON);
+	values[WO_PRODUCTS] = ArrayOf(products, rd->n, TEXTOID);
+	values[WO_QUANTITIES] = ArrayOf(quantities, rd->n, INT8OID);
+	values[WO_UNIT_AMOUNTS] = ArrayOf(amounts, rd->n, INT8OID);
+	values[WO_TAKEN] = ArrayOf(taken, rd->n, INT8OID);
+	values[WO_CHANGES] = OrderChanges(d->state);
+	values[WO_EVENT] = NullableText(ev->event_id, nulls, WO_EVENT);
 	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
 	values[WO_CHARGED] = Int64GetDatum(s->amount_charged);
 
@@ -622,22 +662,20 @@ WriteOrder(SessionEvent *ev, OrderDecision *d, char **new_cart)
 				 errmsg("checkout session already has an order"),
 				 errdetail("Checkout session \"%s\" was fulfilled by another transaction for another cart.", s->id),
 				 errhint("Stripe never sends one session for two carts: check what called the fulfilment; nothing was changed.")));
+	*change_ids = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull),
+							false, -1);
 	return SpiText(0, 1);
 }
 
 /*
  * WriteLines
  *		The second write, on the products LockStock locked, with what
- *		DecideStock decided (STMT_WRITE_LINES); then, if a line is short, the
- *		order's final status and reason (STMT_MARK_SHORT).
+ *		DecideStock decided (STMT_WRITE_LINES): items, stock, the hold.
  */
 static void
-WriteLines(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id,
-		   bool short_of_stock)
+WriteLines(SessionEvent *ev, CartRead *rd, const char *order_id)
 {
-	const ShopBinding *b = ev->b;
 	Datum		values[WL_NPARAMS];
-	char		nulls[WL_NPARAMS];
 	int			nl = Max(rd->n, 1);
 	int			ns = Max(rd->nstock, 1);
 	Datum	   *products = palloc(nl * sizeof(Datum));
@@ -650,8 +688,6 @@ WriteLines(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_i
 	Datum	   *stock_deltas = palloc(ns * sizeof(Datum));
 	Datum	   *hold_products = palloc(ns * sizeof(Datum));
 	Datum	   *hold_taken = palloc(ns * sizeof(Datum));
-	Datum		changes[2];
-	int			nchanges = 0;
 	int			nstock = 0;
 	int			nhold = 0;
 	int64		settled;
@@ -681,11 +717,7 @@ WriteLines(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_i
 			hold_taken[nhold++] = Int64GetDatum(r->from_hold);
 		}
 	}
-	changes[nchanges++] = CStringGetTextDatum("order_created");
-	if (d->state == ORDER_NEEDS_REVIEW)
-		changes[nchanges++] = CStringGetTextDatum("order_needs_review");
 
-	memset(nulls, ' ', sizeof(nulls));
 	values[WL_ORDER] = CStringGetTextDatum(order_id);
 	values[WL_SESSION] = CStringGetTextDatum(ev->s.id);
 	values[WL_PRODUCTS] = ArrayOf(products, rd->n, TEXTOID);
@@ -698,10 +730,7 @@ WriteLines(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_i
 	values[WL_STOCK_DELTAS] = ArrayOf(stock_deltas, nstock, INT8OID);
 	values[WL_HOLD_PRODUCTS] = ArrayOf(hold_products, nhold, TEXTOID);
 	values[WL_HOLD_TAKEN] = ArrayOf(hold_taken, nhold, INT8OID);
-	values[WL_CHANGES] = ArrayOf(changes, nchanges, TEXTOID);
-	values[WL_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
-	values[WL_EVENT] = NullableText(ev->event_id, nulls, WL_EVENT);
-	ShopRun(b, STMT_WRITE_LINES, values, nulls, SPI_OK_SELECT);
+	ShopRun(ev->b, STMT_WRITE_LINES, values, NULL, SPI_OK_SELECT);
 
 	/* the user's lock keeps the hold as LockStock read it; check */
 	settled = SpiInt64(0, 1, &isnull);
@@ -713,20 +742,48 @@ WriteLines(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_i
 				 errdetail("%d held products were read, " INT64_FORMAT " were still held.",
 						   nhold, settled),
 				 errhint("Retry the delivery; nothing was changed.")));
+}
 
-	if (short_of_stock)
+/*
+ * MarkShort
+ *		A new order short of stock (STMT_MARK_SHORT): what WriteOrder wrote
+ *		assuming every line took its quantity, corrected: the order's
+ *		status and reason (and its session's record), its changes' status
+ *		and, unless the money had flagged it already, an order_needs_review
+ *		change; its lines' stock taken and shortfall.
+ */
+static void
+MarkShort(SessionEvent *ev, CartRead *rd, OrderDecision *d, const char *order_id,
+		  Datum change_ids, bool new_to_review)
+{
+	Datum		values[MS_NPARAMS];
+	char		nulls[MS_NPARAMS];
+	int			nl = Max(rd->n, 1);
+	Datum	   *products = palloc(nl * sizeof(Datum));
+	Datum	   *taken = palloc(nl * sizeof(Datum));
+	Datum	   *shortfalls = palloc(nl * sizeof(Datum));
+
+	for (int i = 0; i < rd->n; i++)
 	{
-		Datum		ms[MS_NPARAMS];
-
-		ms[MS_ORDER] = CStringGetTextDatum(order_id);
-		ms[MS_SESSION] = CStringGetTextDatum(ev->s.id);
-		ms[MS_STATUS_WORD] = CStringGetTextDatum(b->order_word[d->state]);
-		ms[MS_REASON] = CStringGetTextDatum(d->reason);
-		ShopRun(b, STMT_MARK_SHORT, ms, NULL, SPI_OK_UPDATE);
-		if (SPI_processed != 1)
-			elog(ERROR, "order %s of checkout session \"%s\" was not found to flag",
-				 order_id, ev->s.id);
+		products[i] = CStringGetTextDatum(rd->lines[i].product);
+		taken[i] = Int64GetDatum(rd->lines[i].taken);
+		shortfalls[i] = Int64GetDatum(rd->lines[i].shortfall);
 	}
+	memset(nulls, ' ', sizeof(nulls));
+	values[MS_ORDER] = CStringGetTextDatum(order_id);
+	values[MS_SESSION] = CStringGetTextDatum(ev->s.id);
+	values[MS_STATUS_WORD] = CStringGetTextDatum(ev->b->order_word[d->state]);
+	values[MS_REASON] = CStringGetTextDatum(d->reason);
+	values[MS_PRODUCTS] = ArrayOf(products, rd->n, TEXTOID);
+	values[MS_TAKEN] = ArrayOf(taken, rd->n, INT8OID);
+	values[MS_SHORTFALLS] = ArrayOf(shortfalls, rd->n, INT8OID);
+	values[MS_CHANGE_IDS] = change_ids;
+	values[MS_ADD_REVIEW] = BoolGetDatum(new_to_review);
+	values[MS_EVENT] = NullableText(ev->event_id, nulls, MS_EVENT);
+	ShopRun(ev->b, STMT_MARK_SHORT, values, nulls, SPI_OK_UPDATE);
+	if (SPI_processed != 1)
+		elog(ERROR, "order %s of checkout session \"%s\" was not found to flag",
+			 order_id, ev->s.id);
 }
 
 /*
@@ -741,7 +798,8 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 	OrderDecision d;
 	char	   *order_id;
 	char	   *new_cart;
-	bool		short_of_stock;
+	Datum		change_ids;
+	bool		was_review;
 
 	/* a fulfilment by this very session locked the cart: done already */
 	if (ev->cart.consumed_by != NULL && strcmp(ev->cart.consumed_by, s->id) == 0 &&
@@ -781,11 +839,16 @@ FulfilLocked(SessionEvent *ev, SessionOutcome *out)
 		StepLog("payment pending for checkout session %s (cart %s, user %s): payment_status is %s",
 				s->id, ev->cart_key, SessionDisplayValue(s->user_id), s->payment_status);
 
-	/* the order first, then the products' locks, held to commit */
-	order_id = WriteOrder(ev, &d, &new_cart);
+	/*
+	 * The order first, then the products' locks, held to commit: as little
+	 * as can be is written while they are held
+	 */
+	order_id = WriteOrder(ev, &rd, &d, &new_cart, &change_ids);
 	LockStock(ev, &rd, &d);
-	short_of_stock = DecideStock(ev, &rd, &d);
-	WriteLines(ev, &rd, &d, order_id, short_of_stock);
+	was_review = d.state == ORDER_NEEDS_REVIEW;
+	if (DecideStock(ev, &rd, &d))
+		MarkShort(ev, &rd, &d, order_id, change_ids, !was_review);
+	WriteLines(ev, &rd, order_id);
 	/* refunds or disputes that came before the order (payments.c) */
 	PaymentsApplyToNewOrder(ev->b, s->payment_intent, ev->event_id);
 

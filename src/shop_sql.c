@@ -234,8 +234,9 @@ static const struct
 /*
  * GenWriteOrder
  *		STMT_WRITE_ORDER: the order (its state as far as the money decides
- *		it), the cart locked, the user's new active cart and the session's
- *		record claimed, in one statement, before any product is locked.  The
+ *		it), the extension's lines, the order's changes, the cart locked,
+ *		the user's new active cart and the session's record claimed, in one
+ *		statement, before any product is locked (see shop_sql.h).  The
  *		user's new active cart is created only when the order consumes its
  *		cart and the user has no other active cart; the per-user lock taken
  *		before (fulfil.c) makes that check safe without a unique index on the
@@ -252,6 +253,8 @@ GenWriteOrder(ShopBinding *b)
 	for (int i = 0; i < WO_NPARAMS; i++)
 		types[i] = TEXTOID;
 	types[WO_SUBTOTAL] = types[WO_TOTAL] = types[WO_CHARGED] = INT8OID;
+	types[WO_PRODUCTS] = types[WO_CHANGES] = TEXTARRAYOID;
+	types[WO_QUANTITIES] = types[WO_UNIT_AMOUNTS] = types[WO_TAKEN] = INT8ARRAYOID;
 	types[WO_CONSUME] = BOOLOID;
 
 	/* the order: mapped columns, then the binding's constants */
@@ -292,6 +295,25 @@ GenWriteOrder(ShopBinding *b)
 					 "  RETURNING %s::text AS id_text",
 					 b->table[ROLE_ORDERS], cols.data, b->constants[ROLE_ORDERS],
 					 vals.data, b->constant_values[ROLE_ORDERS], Col(b, F_ORDER_ID));
+
+	/* what the extension keeps of each line; the order's changes */
+	appendStringInfo(&sql,
+					 "), x AS ("
+					 "  INSERT INTO stripe_webhook.order_lines"
+					 "    (order_table, order_id, product_id, quantity, unit_amount, stock_taken)"
+					 "  SELECT %s, o.id_text, u.product, u.quantity, u.unit_amount, u.taken"
+					 "    FROM o, ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
+					 "      pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					 "      AS u(product, quantity, unit_amount, taken)"
+					 "), g AS ("
+					 "  INSERT INTO stripe_webhook.order_changes"
+					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "  SELECT %s, o.id_text, c.change, %s, %s, %s"
+					 "    FROM o, pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n)"
+					 "   ORDER BY c.n"
+					 "  RETURNING id",
+					 OrderTable(b), P(WO_PRODUCTS), P(WO_QUANTITIES), P(WO_UNIT_AMOUNTS), P(WO_TAKEN),
+					 OrderTable(b), P(WO_STATUS_WORD), P(WO_SESSION), P(WO_EVENT), P(WO_CHANGES));
 
 	/* the cart, consumed; the user's new active cart */
 	appendStringInfo(&sql,
@@ -339,7 +361,8 @@ GenWriteOrder(ShopBinding *b)
 					 "  RETURNING 1"
 					 ")"
 					 "SELECT o.id_text, (SELECT n.id FROM n) AS new_cart,"
-					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed"
+					 "       (SELECT pg_catalog.count(*) FROM k) AS claimed,"
+					 "       (SELECT pg_catalog.array_agg(g.id ORDER BY g.id) FROM g) AS change_ids"
 					 "  FROM o",
 					 P(WO_SESSION), quote_literal_cstr(b->table[ROLE_CARTS]), P(WO_CART), P(WO_USER),
 					 OrderTable(b), P(WO_CONSUME), P(WO_PAYMENT), P(WO_REVIEW_REASON),
@@ -352,8 +375,8 @@ GenWriteOrder(ShopBinding *b)
  * GenWriteLines
  *		STMT_WRITE_LINES: what the order's lines take, written once decided
  *		(fulfil.c, on the products STMT_TAKE_LOCK locked): the order's items
- *		and the extension's lines with what each took, the stock, the
- *		session's hold settled, and the order's changes.  The hold is
+ *		with what each took, the stock, and the session's hold settled; as
+ *		little as can be, since the products stay locked to commit.  The hold is
  *		settled only where it is still 'held'; the statement returns how
  *		many rows it settled, so that fulfil.c can check that none changed
  *		since it read them.  Nothing here waits: the rows it changes are
@@ -369,7 +392,7 @@ GenWriteLines(ShopBinding *b)
 	for (int i = 0; i < WL_NPARAMS; i++)
 		types[i] = TEXTOID;
 	types[WL_PRODUCTS] = types[WL_LINE_CURRENCIES] = TEXTARRAYOID;
-	types[WL_STOCK_PRODUCTS] = types[WL_HOLD_PRODUCTS] = types[WL_CHANGES] = TEXTARRAYOID;
+	types[WL_STOCK_PRODUCTS] = types[WL_HOLD_PRODUCTS] = TEXTARRAYOID;
 	types[WL_QUANTITIES] = types[WL_UNIT_AMOUNTS] = INT8ARRAYOID;
 	types[WL_TAKEN] = types[WL_SHORTFALLS] = INT8ARRAYOID;
 	types[WL_STOCK_DELTAS] = types[WL_HOLD_TAKEN] = INT8ARRAYOID;
@@ -404,15 +427,6 @@ GenWriteLines(ShopBinding *b)
 		appendStringInfo(&sql, ", u.taken::%s", b->field[F_LINE_STOCK_TAKEN].cast);
 	appendStringInfo(&sql, "%s FROM u", b->constant_values[ROLE_ORDER_ITEMS]);
 
-	/* what the extension keeps of each line */
-	appendStringInfo(&sql,
-					 "), x AS ("
-					 "  INSERT INTO stripe_webhook.order_lines"
-					 "    (order_table, order_id, product_id, quantity, unit_amount, shortfall, stock_taken)"
-					 "  SELECT %s, %s, u.product, u.quantity, u.unit_amount, u.shortfall, u.taken"
-					 "    FROM u",
-					 OrderTable(b), P(WL_ORDER));
-
 	/* the stock, on rows STMT_TAKE_LOCK locked; the hold, settled */
 	appendStringInfo(&sql,
 					 "), st AS ("
@@ -431,21 +445,13 @@ GenWriteLines(ShopBinding *b)
 					 "   WHERE h.checkout_session_id = %s AND h.product_table = %s"
 					 "     AND h.product_id = t.product AND h.status = 'held'"
 					 "  RETURNING 1"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT %s, %s, c.change, %s, %s, %s"
-					 "    FROM pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n)"
-					 "   ORDER BY c.n"
 					 ")"
 					 "SELECT pg_catalog.count(*) AS settled FROM hs",
 					 b->table[ROLE_PRODUCTS], Col(b, F_PRODUCT_STOCK), Col(b, F_PRODUCT_STOCK),
 					 P(WL_STOCK_PRODUCTS), P(WL_STOCK_DELTAS),
 					 Col(b, F_PRODUCT_ID), b->field[F_PRODUCT_ID].cast,
 					 OrderTable(b), P(WL_ORDER), P(WL_HOLD_PRODUCTS), P(WL_HOLD_TAKEN),
-					 P(WL_SESSION), ProductTable(b),
-					 OrderTable(b), P(WL_ORDER), P(WL_STATUS_WORD), P(WL_SESSION), P(WL_EVENT),
-					 P(WL_CHANGES));
+					 P(WL_SESSION), ProductTable(b));
 	Keep(b, STMT_WRITE_LINES, sql.data, WL_NPARAMS, types);
 }
 
@@ -521,6 +527,7 @@ GenOrderStatements(ShopBinding *b)
 	Oid			text1[1] = {TEXTOID};
 	Oid			mark_types[MP_NPARAMS] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			flag_types[FL_NPARAMS];
+	Oid			short_types[MS_NPARAMS];
 	Oid			record_types[RC_NPARAMS] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			cancel_types[CA_NPARAMS];
 	StringInfoData s;
@@ -582,19 +589,38 @@ GenOrderStatements(ShopBinding *b)
 	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, FL_ORDER));
 	Keep(b, STMT_FLAG, s.data, FL_NPARAMS, flag_types);
 
-	/* a new order whose stock is short: its final status and reason */
+	/* a new order whose stock is short: what STMT_WRITE_ORDER assumed */
+	for (int i = 0; i < MS_NPARAMS; i++)
+		short_types[i] = TEXTOID;
+	short_types[MS_PRODUCTS] = TEXTARRAYOID;
+	short_types[MS_TAKEN] = short_types[MS_SHORTFALLS] = short_types[MS_CHANGE_IDS] = INT8ARRAYOID;
+	short_types[MS_ADD_REVIEW] = BOOLOID;
 	initStringInfo(&s);
 	appendStringInfo(&s,
 					 "WITH s AS (UPDATE stripe_webhook.checkout_sessions"
-					 "   SET review_reason = %s, updated_at = pg_catalog.now() WHERE id = %s)"
+					 "   SET review_reason = %s, updated_at = pg_catalog.now() WHERE id = %s"
+					 "), l AS (UPDATE stripe_webhook.order_lines l"
+					 "   SET stock_taken = u.taken, shortfall = u.shortfall"
+					 "  FROM ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
+					 "    AS u(product, taken, shortfall)"
+					 " WHERE l.order_table = %s AND l.order_id = %s AND l.product_id = u.product"
+					 "), c AS (UPDATE stripe_webhook.order_changes SET status = %s WHERE id = ANY (%s)"
+					 "), g AS (INSERT INTO stripe_webhook.order_changes"
+					 "   (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					 "   SELECT %s, %s, 'order_needs_review', %s, %s, %s WHERE %s"
+					 ")"
 					 "UPDATE %s o SET %s = %s",
-					 P(MS_REASON), P(MS_SESSION), b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
-					 Key(b, F_ORDER_STATUS, MS_STATUS_WORD));
+					 P(MS_REASON), P(MS_SESSION),
+					 P(MS_PRODUCTS), P(MS_TAKEN), P(MS_SHORTFALLS), OrderTable(b), P(MS_ORDER),
+					 P(MS_STATUS_WORD), P(MS_CHANGE_IDS),
+					 OrderTable(b), P(MS_ORDER), P(MS_STATUS_WORD), P(MS_SESSION), P(MS_EVENT),
+					 P(MS_ADD_REVIEW),
+					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), Key(b, F_ORDER_STATUS, MS_STATUS_WORD));
 	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
 			   b->field[F_ORDER_REVIEW_REASON].bound ? Key(b, F_ORDER_REVIEW_REASON, MS_REASON) : NULL);
 	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
 	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, MS_ORDER));
-	Keep(b, STMT_MARK_SHORT, s.data, MS_NPARAMS, flag_types);
+	Keep(b, STMT_MARK_SHORT, s.data, MS_NPARAMS, short_types);
 
 	/* an expiry or payment failure, first one wins */
 	Keep(b, STMT_RECORD,

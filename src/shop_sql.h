@@ -43,10 +43,12 @@ typedef enum LookupOrderParam
 
 /*
  * STMT_WRITE_ORDER: the order with its state as far as the money decides
- * it, the cart locked, the user's new active cart and the session's record
- * claimed, in one statement, before the products are locked.  Returns
- * order_id (text), new_cart (text or NULL), claimed (int8: 1 when the
- * session row was claimed for this order).
+ * it, the extension's lines (each taking its whole quantity when the order
+ * takes stock), the order's changes, the cart locked, the user's new active
+ * cart and the session's record claimed, in one statement, before the
+ * products are locked; STMT_MARK_SHORT corrects what a shortfall changes.
+ * Returns order_id (text), new_cart (text or NULL), claimed (int8: 1 when
+ * the session row was claimed for this order), change_ids (int8[]).
  */
 typedef enum WriteOrderParam
 {
@@ -69,6 +71,12 @@ typedef enum WriteOrderParam
 	WO_SHIP_POSTAL_CODE,
 	WO_SHIP_COUNTRY,
 	WO_REVIEW_REASON,
+	WO_PRODUCTS,				/* text[], one per cart line */
+	WO_QUANTITIES,				/* int8[] */
+	WO_UNIT_AMOUNTS,			/* int8[], minor units */
+	WO_TAKEN,					/* int8[]: units each line takes */
+	WO_CHANGES,					/* text[]: order_changes rows, in order */
+	WO_EVENT,					/* Stripe event id or NULL */
 	WO_CONSUME,					/* bool: the order locks its cart */
 	WO_CHARGED,					/* int8: amount_total in the charge's
 								 * currency (differs from WO_TOTAL under
@@ -78,9 +86,8 @@ typedef enum WriteOrderParam
 
 /*
  * STMT_WRITE_LINES: after STMT_TAKE_LOCK, with what each line takes
- * decided: the order's items and the extension's lines, the stock, the
- * session's stock hold settled, the order's changes.  Returns settled
- * (int8: the hold rows settled).
+ * decided: the order's items, the stock, the session's stock hold settled.
+ * Returns settled (int8: the hold rows settled).
  */
 typedef enum WriteLinesParam
 {
@@ -96,9 +103,6 @@ typedef enum WriteLinesParam
 	WL_STOCK_DELTAS,			/* int8[]: by how much (added) */
 	WL_HOLD_PRODUCTS,			/* text[]: the session's held products */
 	WL_HOLD_TAKEN,				/* int8[]: units the order takes of each */
-	WL_CHANGES,					/* text[]: order_changes rows, in order */
-	WL_STATUS_WORD,				/* the order's final status */
-	WL_EVENT,					/* Stripe event id or NULL */
 	WL_NPARAMS
 } WriteLinesParam;
 
@@ -141,11 +145,23 @@ typedef enum FlagParam
 
 /*
  * STMT_MARK_SHORT: a new order found short of stock by STMT_TAKE_LOCK's
- * reading: its final status and reason
+ * reading: its final status and reason (order, session's record, the
+ * order's changes, one more change when it is new to review) and what its
+ * lines took.
  */
 typedef enum MarkShortParam
 {
-	MS_ORDER, MS_SESSION, MS_STATUS_WORD, MS_REASON, MS_NPARAMS
+	MS_ORDER,
+	MS_SESSION,
+	MS_STATUS_WORD,				/* the shop's word for needs_review */
+	MS_REASON,
+	MS_PRODUCTS,				/* text[], one per cart line */
+	MS_TAKEN,					/* int8[] */
+	MS_SHORTFALLS,				/* int8[] */
+	MS_CHANGE_IDS,				/* int8[]: STMT_WRITE_ORDER's changes */
+	MS_ADD_REVIEW,				/* bool: add an order_needs_review change */
+	MS_EVENT,					/* Stripe event id or NULL */
+	MS_NPARAMS
 } MarkShortParam;
 
 /* STMT_RECORD: the session expired or its payment failed (first wins) */

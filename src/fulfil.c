@@ -5,8 +5,8 @@
  *		order in the shop's tables, exactly once, inside the caller's
  *		transaction; and the start every checkout.session.* event shares.
  *
- * A completed session takes four steps, each one statement generated from
- * the shop binding (shop_sql.c) and kept, but for the decision:
+ * A completed session takes these steps, each statement generated from the
+ * shop binding (shop_sql.c) and kept:
  *
  *	  read	 lock the cart row (FOR NO KEY UPDATE); then, in a fresh snapshot
  *			 (so it sees whatever the previous holder of the cart lock
@@ -14,15 +14,22 @@
  *			 failure, and the cart's lines summed per product with prices;
  *	  decide in C, no SQL: whether the order takes stock, whether it needs
  *			 review and why, the money check;
- *	  write	 one data-modifying statement: the order, its items, the cart
- *			 locked, the user's new active cart, the session's record;
- *	  stock	 last: lock the products in ascending id order, take what is
- *			 there, record it per line, complete the review reason when
- *			 something is short, add the order's change notices.
+ *	  write	 one data-modifying statement: the order, the extension's lines,
+ *			 the order's changes, the cart locked, the user's new active
+ *			 cart, the session's record;
+ *	  lock	 the products (of the order and of the session's stock hold) in
+ *			 ascending id order, reading their stock and the held units;
+ *	  decide in C: what each line takes from the hold and from stock, the
+ *			 stock's changes, "stock short" when a line is short;
+ *	  stock	 one statement: the order's items, the stock, the hold settled;
+ *			 on the rare short path, first the order's final status and
+ *			 reason and its lines' shortfall (STMT_MARK_SHORT).
  *
- * The products are locked last so that each product row is held from the
- * stock step to commit only: when every cart holds the same products (a
- * flash sale), fulfilments wait for each other only that long.
+ * The products are locked after the order is written so that each product
+ * row is held from the lock to commit only, through one short statement:
+ * when every cart holds the same products (a flash sale), fulfilments wait
+ * for each other only that long.  The items are inserted after the lock, so
+ * their foreign key checks find product rows this transaction holds.
  *
  * Exactly once: every event of a session takes the user's lock and the
  * session's cart first, and the read runs in a snapshot taken after them,

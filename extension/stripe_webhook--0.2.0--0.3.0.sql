@@ -1119,27 +1119,37 @@ REVOKE ALL ON FUNCTION stripe_webhook.prune_events_start(interval, integer) FROM
 COMMENT ON FUNCTION stripe_webhook.prune_events_start(interval, integer) IS
     'Internal to prune_events() and prune_events_batched(): checks their arguments, returns the cut-off times and the size of stripe_webhook.events in blocks.';
 
--- Internal: one batch.  Picks at most batch_size processed or ignored
--- events in heap blocks [first_block, end_block) that are due, with FOR
--- UPDATE SKIP LOCKED; deletes those processed before delete_before and sets
--- the payload of the others (processed before strip_before) to NULL.
--- picked < batch_size means nothing more is due in those blocks.
+-- Internal: one batch, and where the next one starts.  Picks at most
+-- batch_size processed or ignored events that are due in the window of heap
+-- blocks [first_block, LEAST(first_block + window_blocks, end_block)), with
+-- FOR UPDATE SKIP LOCKED; deletes those processed before delete_before and
+-- sets the payload of the others (processed before strip_before) to NULL.
+-- picked < batch_size means nothing more is due in the window: the next
+-- batch starts after it, with a window twice as large if this one was less
+-- than half full; a full batch scans the same blocks again with half the
+-- window.  So a window rarely has to be scanned twice.
 CREATE FUNCTION stripe_webhook.prune_events_step(
     delete_before timestamptz,
     strip_before timestamptz,
     first_block bigint,
+    window_blocks bigint,
     end_block bigint,
     batch_size integer,
     OUT picked integer,
-    OUT deleted integer)
-LANGUAGE sql VOLATILE
+    OUT deleted integer,
+    OUT next_block bigint,
+    OUT next_window bigint)
+LANGUAGE plpgsql VOLATILE
 SET search_path = ''
 AS $$
+DECLARE
+    last_block bigint := LEAST(first_block + window_blocks, end_block);
+BEGIN
     WITH due AS (
         SELECT e.id, e.processed_at < delete_before AS expired
         FROM stripe_webhook.events e
         WHERE e.ctid >= pg_catalog.format('(%s,0)', first_block)::pg_catalog.tid
-          AND e.ctid < pg_catalog.format('(%s,0)', end_block)::pg_catalog.tid
+          AND e.ctid < pg_catalog.format('(%s,0)', last_block)::pg_catalog.tid
           AND e.status IN ('processed', 'ignored')
           AND (e.processed_at < delete_before
                OR (e.processed_at < strip_before AND e.payload IS NOT NULL))
@@ -1159,15 +1169,24 @@ AS $$
     )
     SELECT (SELECT pg_catalog.count(*) FROM due)::integer,
            (SELECT pg_catalog.count(*) FROM gone)::integer
+    INTO picked, deleted;
+
+    IF picked < batch_size THEN
+        next_block := last_block;
+        next_window := CASE WHEN picked < batch_size / 2 THEN LEAST(window_blocks * 2, 16384)
+                            ELSE window_blocks END;
+    ELSE
+        next_block := first_block;
+        next_window := GREATEST(window_blocks / 2, 1);
+    END IF;
+END
 $$;
-REVOKE ALL ON FUNCTION stripe_webhook.prune_events_step(timestamptz, timestamptz, bigint, bigint, integer) FROM PUBLIC;
-COMMENT ON FUNCTION stripe_webhook.prune_events_step(timestamptz, timestamptz, bigint, bigint, integer) IS
-    'Internal to prune_events() and prune_events_batched(): one batch of deletions and payload strippings in a range of heap blocks.';
+REVOKE ALL ON FUNCTION stripe_webhook.prune_events_step(timestamptz, timestamptz, bigint, bigint, bigint, integer) FROM PUBLIC;
+COMMENT ON FUNCTION stripe_webhook.prune_events_step(timestamptz, timestamptz, bigint, bigint, bigint, integer) IS
+    'Internal to prune_events() and prune_events_batched(): one batch of deletions and payload strippings in a window of heap blocks, and where the next batch starts.';
 
 -- prune_events(older_than, batch_size): the whole run in the caller's
--- transaction; returns the number of events deleted.  The window of blocks
--- a batch scans grows while batches come back short and shrinks when they
--- fill up, so that a window rarely has to be scanned twice.
+-- transaction; returns the number of events deleted.
 CREATE FUNCTION stripe_webhook.prune_events(older_than interval, batch_size integer DEFAULT 1000)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -1178,24 +1197,16 @@ DECLARE
     step record;
     first_block bigint := 0;
     window_blocks bigint := 8;
-    last_block bigint;
     deleted bigint := 0;
 BEGIN
     SELECT * INTO run FROM stripe_webhook.prune_events_start(older_than, batch_size);
     WHILE first_block < run.end_block LOOP
-        last_block := LEAST(first_block + window_blocks, run.end_block);
         SELECT * INTO step
         FROM stripe_webhook.prune_events_step(run.delete_before, run.strip_before,
-                                              first_block, last_block, batch_size);
+                                              first_block, window_blocks, run.end_block, batch_size);
         deleted := deleted + step.deleted;
-        IF step.picked < batch_size THEN
-            first_block := last_block;
-            IF step.picked < batch_size / 2 THEN
-                window_blocks := LEAST(window_blocks * 2, 16384);
-            END IF;
-        ELSE
-            window_blocks := GREATEST(window_blocks / 2, 1);
-        END IF;
+        first_block := step.next_block;
+        window_blocks := step.next_window;
     END LOOP;
     RETURN deleted;
 END
@@ -1220,24 +1231,16 @@ DECLARE
     step record;
     first_block bigint := 0;
     window_blocks bigint := 8;
-    last_block bigint;
 BEGIN
     deleted := 0;
     SELECT * INTO run FROM stripe_webhook.prune_events_start(older_than, batch_size);
     WHILE first_block < run.end_block LOOP
-        last_block := LEAST(first_block + window_blocks, run.end_block);
         SELECT * INTO step
         FROM stripe_webhook.prune_events_step(run.delete_before, run.strip_before,
-                                              first_block, last_block, batch_size);
+                                              first_block, window_blocks, run.end_block, batch_size);
         deleted := deleted + step.deleted;
-        IF step.picked < batch_size THEN
-            first_block := last_block;
-            IF step.picked < batch_size / 2 THEN
-                window_blocks := LEAST(window_blocks * 2, 16384);
-            END IF;
-        ELSE
-            window_blocks := GREATEST(window_blocks / 2, 1);
-        END IF;
+        first_block := step.next_block;
+        window_blocks := step.next_window;
         COMMIT;
     END LOOP;
 END

@@ -117,7 +117,7 @@ SELECT is((SELECT count(*)::int FROM stripe_webhook.events WHERE id LIKE 'evt_ba
 SELECT pg_temp.ev('evt_batch2_' || g, 'processed', '100 days') FROM generate_series(1, 7) g;
 SELECT is(stripe_webhook.prune_events('90 days', 3), 7::bigint, 'batch_size 3 with 7 due events: 7 deleted');
 SELECT is((SELECT row(picked, deleted)::text
-           FROM stripe_webhook.prune_events_step(now() - interval '1 hour', NULL, 0, 1000000, 2)),
+           FROM stripe_webhook.prune_events_step(now() - interval '1 hour', NULL, 0, 1000000, 1000000, 2)),
           '(2,2)', 'one step with batch_size 2 picks and deletes 2 events');
 SELECT is((SELECT count(*)::int FROM stripe_webhook.events WHERE id LIKE 'evt_batch_keep_%'), 3,
           'the step took exactly 2 of the 5');
@@ -207,7 +207,7 @@ SELECT is(pg_temp.as_role('sw_retention_outsider', $$SELECT stripe_webhook.prune
 SELECT is(pg_temp.as_role('sw_retention_outsider', $$CALL stripe_webhook.prune_events_batched('0')$$), 'ERROR 42501',
           'a non-owner cannot call prune_events_batched');
 SELECT is(pg_temp.as_role('sw_retention_outsider',
-                          $$SELECT stripe_webhook.prune_events_step(now(), now(), 0, 100000, 1000)::text$$),
+                          $$SELECT stripe_webhook.prune_events_step(now(), now(), 0, 100000, 100000, 1000)::text$$),
           'ERROR 42501', 'a non-owner cannot call the internal batch step');
 GRANT EXECUTE ON FUNCTION stripe_webhook.prune_events(interval, integer) TO sw_retention_outsider;
 SELECT is(pg_temp.as_role('sw_retention_outsider', $$SELECT stripe_webhook.prune_events('0')$$), 'ERROR 42501',

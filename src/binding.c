@@ -707,12 +707,5 @@ PaymentStateFromName(const char *name)
 Datum
 stripe_webhook_binding_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("stripe_webhook_binding_changed() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
+	return InvalidateOnChange(fcinfo, "stripe_webhook_binding_changed()");
 }

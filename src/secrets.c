@@ -38,6 +38,7 @@
 
 #include "secrets.h"
 #include "spi_util.h"
+#include "stripe_webhook.h"
 
 PG_FUNCTION_INFO_V1(stripe_webhook_secrets_changed);
 
@@ -209,12 +210,5 @@ GetActiveSecrets(TimestampTz now, ActiveSecrets *out)
 Datum
 stripe_webhook_secrets_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("stripe_webhook_secrets_changed() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
+	return InvalidateOnChange(fcinfo, "stripe_webhook_secrets_changed()");
 }

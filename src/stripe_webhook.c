@@ -18,8 +18,10 @@
 #include <limits.h>
 
 #include "datatype/timestamp.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/timestamp.h"
 
 #include "stripe_webhook.h"
@@ -139,4 +141,21 @@ stripe_payload_retention(PG_FUNCTION_ARGS)
 	result = (Interval *) palloc0(sizeof(Interval));
 	result->time = (TimeOffset) stripe_webhook_payload_retention * USECS_PER_SEC;
 	PG_RETURN_INTERVAL_P(result);
+}
+
+/*
+ * InvalidateOnChange
+ *		See stripe_webhook.h.
+ */
+Datum
+InvalidateOnChange(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a trigger", name)));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }

@@ -11,6 +11,8 @@
 #ifndef STRIPE_WEBHOOK_H
 #define STRIPE_WEBHOOK_H
 
+#include "fmgr.h"
+
 /* PostgreSQL 18 replaced pg_attribute_noreturn() with pg_noreturn */
 #ifndef pg_noreturn
 #define pg_noreturn pg_attribute_noreturn()
@@ -47,5 +49,14 @@ extern int	stripe_webhook_payload_retention;
 #define StepLog(...) \
 	ereport(stripe_webhook_log_level, \
 			(errmsg_internal(__VA_ARGS__), errhidestmt(true)))
+
+/*
+ * InvalidateOnChange
+ *		The body of the statement-level triggers on the tables a backend
+ *		caches (signing_secrets, binding): queue a relcache invalidation of
+ *		the trigger's table, which every backend's cache listens to.  name
+ *		is the SQL function's, for the error when it is called otherwise.
+ */
+extern Datum InvalidateOnChange(FunctionCallInfo fcinfo, const char *name);
 
 #endif							/* STRIPE_WEBHOOK_H */

@@ -27,6 +27,11 @@
 #            the shop binding) on its built-in tables, built from a copy of
 #            that commit into a stage of its own and run in a second cluster
 #            (the library has the same name), same data
+#   floor_records  (diagnosis, not in the default set) floor+reads plus
+#            the rows this release keeps for every order and 0.2.0 did
+#            not write: the session's record (checkout_sessions), one
+#            order_lines row per line and an order_changes row (its trigger
+#            fires): what the statements alone cost, against C
 #   c_nonotify  (diagnosis, not in the default set) C with the NOTIFY of
 #            stripe_webhook.order_changes switched off (its trigger disabled
 #            for that run): what the NOTIFY every new order sends costs
@@ -67,7 +72,7 @@ VARIANTS=(${SW_BENCH_VARIANTS:-c plpgsql floor floor_reads webhook flash django 
 PREVIOUS=${SW_BENCH_PREVIOUS:-657cf63}
 for v in "${VARIANTS[@]}"; do
     case $v in
-        c | plpgsql | floor | floor_reads | webhook | flash | django | previous | c_nonotify) ;;
+        c | plpgsql | floor | floor_reads | floor_records | webhook | flash | django | previous | c_nonotify) ;;
         *) echo "unknown variant '$v' (c plpgsql floor floor_reads webhook flash django previous)" >&2; exit 2 ;;
     esac
 done
@@ -337,6 +342,13 @@ SELECT user_id, locked, checkout_session_id FROM stripe_webhook.carts WHERE id =
 SELECT ci.product_id, ci.quantity, p.price_amount, p.currency, p.stock, (SELECT o.id FROM stripe_webhook.orders o WHERE o.checkout_session_id = 'cs_bench_' || :c) AS existing_order, (SELECT cs.outcome FROM stripe_webhook.checkout_sessions cs WHERE cs.id = 'cs_bench_' || :c) AS recorded FROM stripe_webhook.cart_items ci JOIN stripe_webhook.products p ON p.id = ci.product_id WHERE ci.cart_id = :c ORDER BY p.id FOR NO KEY UPDATE OF p;
 EOF
 sed "/^.startpipeline$/r $WORK/reads.sql" "$WORK/floor.sql" >"$WORK/floor_reads.sql"
+# floor_records: floor+reads and the rows kept per order since 0.3.0
+cat >"$WORK/records.sql" <<'EOF'
+INSERT INTO stripe_webhook.checkout_sessions (id, cart_table, cart_id, user_id, order_table, order_id, consumed_cart, payment_status, payment_intent, amount_total) SELECT 'cs_bench_' || :c, 'stripe_webhook.carts', :c::text, 'b' || :c, 'stripe_webhook.orders', o.id::text, true, 'paid', 'pi_bench_' || :c, 800 FROM stripe_webhook.orders o WHERE o.checkout_session_id = 'cs_bench_' || :c;
+INSERT INTO stripe_webhook.order_lines (order_table, order_id, product_id, quantity, unit_amount, stock_taken) SELECT 'stripe_webhook.orders', o.id::text, ci.product_id::text, ci.quantity, 100, ci.quantity FROM stripe_webhook.orders o, stripe_webhook.cart_items ci WHERE o.checkout_session_id = 'cs_bench_' || :c AND ci.cart_id = :c;
+INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id) SELECT 'stripe_webhook.orders', o.id::text, 'order_created', 'confirmed', 'cs_bench_' || :c FROM stripe_webhook.orders o WHERE o.checkout_session_id = 'cs_bench_' || :c;
+EOF
+sed "/^INSERT INTO stripe_webhook.order_items/r $WORK/records.sql" "$WORK/floor_reads.sql" >"$WORK/floor_records.sql"
 
 # run VARIANT CLIENTS ROUND: one timed run on fresh carts; appends to RESULTS
 # run VARIANT CLIENTS ROUND: one timed run on fresh carts; appends to RESULTS
@@ -488,6 +500,11 @@ SELECT format('c_nonotify (diagnosis) at %s clients: %s, %s%% of c [%s%%]', n.cl
   FROM m n JOIN m c ON c.variant = 'c' AND c.clients = n.clients
   LEFT JOIN pr p ON p.num = 'c_nonotify' AND p.den = 'c' AND p.clients = n.clients
  WHERE n.variant = 'c_nonotify' ORDER BY n.clients;
+SELECT format('floor_records (diagnosis) at %s clients: %s; c at %s%% of it [%s%%]', n.clients, round(n.med::numeric),
+              to_char(100 * c.med / n.med, 'FM990'), to_char(100 * p.med_ratio, 'FM990'))
+  FROM m n JOIN m c ON c.variant = 'c' AND c.clients = n.clients
+  LEFT JOIN pr p ON p.num = 'c' AND p.den = 'floor_records' AND p.clients = n.clients
+ WHERE n.variant = 'floor_records' ORDER BY n.clients;
 SELECT 'every run: ' || string_agg(format('%s@%s %s', variant, clients, runs), '; ' ORDER BY variant, clients)
   FROM (SELECT variant, clients, string_agg(round(tps::numeric)::text, ' ' ORDER BY round) AS runs FROM r GROUP BY 1, 2) x;
 SQL

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * fulfil_int.h
- *		Declarations shared by fulfil.c (the start of every event and the
- *		completed path) and fulfil_async.c (async payment succeeded/failed,
- *		expired).  fulfil_async.c calls into fulfil.c, never the reverse.
+ *		Declarations shared by fulfil.c (the start of every event),
+ *		fulfil_completed.c (the completed path) and fulfil_async.c (async
+ *		payment succeeded/failed, expired).  fulfil_async.c and
+ *		fulfil_completed.c call into fulfil.c, never the reverse (but for
+ *		FulfilLocked, which fulfil.c's completed event runs).
  *
  * Not a contract: other modules use fulfil.h only.
  *

@@ -12,7 +12,7 @@
  *			held by another one replaces that hold (the customer started
  *			checkout again).
  *	  completed				the order takes from the hold first, the rest
- *			from stock; held units it does not take go back (fulfil.c's
+ *			from stock; held units it does not take go back (fulfil_completed.c's
  *			DecideStock, written by STMT_WRITE_ORDER).
  *	  expired, async_payment_failed without an order, release_hold(),
  *	  release_expired_holds()  what is still held goes back to stock.

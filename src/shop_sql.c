@@ -374,11 +374,11 @@ GenWriteOrder(ShopBinding *b)
 /*
  * GenWriteLines
  *		STMT_WRITE_LINES: what the order's lines take, written once decided
- *		(fulfil.c, on the products STMT_TAKE_LOCK locked): the order's items
+ *		(fulfil_completed.c, on the products STMT_TAKE_LOCK locked): the order's items
  *		with what each took, the stock, and the session's hold settled; as
  *		little as can be, since the products stay locked to commit.  The hold is
  *		settled only where it is still 'held'; the statement returns how
- *		many rows it settled, so that fulfil.c can check that none changed
+ *		many rows it settled, so that fulfil_completed.c can check that none changed
  *		since it read them.  Nothing here waits: the rows it changes are
  *		locked or new.
  */
@@ -459,7 +459,7 @@ GenWriteLines(ShopBinding *b)
  * GenTakeLock
  *		STMT_TAKE_LOCK (see shop_sql.h).  The stock it returns is that of the
  *		row version it locked (after waiting, the latest one), so what
- *		fulfil.c decides from it holds until commit.
+ *		fulfil_completed.c decides from it holds until commit.
  */
 static void
 GenTakeLock(ShopBinding *b)

@@ -9,7 +9,9 @@
  *	  webhook.c		stripe_handle_webhook(), the event inbox
  *
  * Here too: stripe_webhook.payload_retention(), the setting of the same name
- * as an interval, which prune_events() (extension/stripe_webhook.sql) reads.
+ * as an interval, which prune_events() (extension/stripe_webhook.sql) reads;
+ * and InvalidateOnChange(), the body of the triggers on the tables backends
+ * cache.
  *
  *-------------------------------------------------------------------------
  */

@@ -68,22 +68,18 @@ GenRefundOrder(ShopBinding *b)
 					 "WITH s AS ("
 					 "  UPDATE stripe_webhook.checkout_sessions SET updated_at = pg_catalog.now()"
 					 "   WHERE id = %s AND %s IS NOT NULL"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT %s, %s, 'order_refunded', %s, %s, %s WHERE %s IS NOT NULL"
-					 ")"
+					 "), g AS (%s)"
 					 "UPDATE %s o SET %s = COALESCE(%s, o.%s)",
 					 P(RF_SESSION), P(RF_STATUS_WORD),
-					 OrderTable(b), P(RF_ORDER), P(RF_STATUS_WORD), P(RF_SESSION), P(RF_EVENT),
-					 P(RF_STATUS_WORD),
+					 OrderChangeInsert(b, P(RF_ORDER), "'order_refunded'", P(RF_STATUS_WORD),
+									   P(RF_SESSION), P(RF_EVENT),
+									   psprintf(" WHERE %s IS NOT NULL", P(RF_STATUS_WORD))),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, RF_STATUS_WORD), Col(b, F_ORDER_STATUS));
 	SetIfBound(&s, b, F_ORDER_AMOUNT_REFUNDED,
 			   b->field[F_ORDER_AMOUNT_REFUNDED].bound ?
 			   FromMinor(b, F_ORDER_AMOUNT_REFUNDED, P(RF_AMOUNT), P(RF_CURRENCY)) : NULL);
-	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
-	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, RF_ORDER));
+	AppendOrderWhere(&s, b, RF_ORDER);
 	Keep(b, STMT_REFUND_ORDER, s.data, RF_NPARAMS, types);
 }
 

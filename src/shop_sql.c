@@ -135,6 +135,34 @@ SetIfBound(StringInfo s, const ShopBinding *b, ShopField f, const char *value)
 		appendStringInfo(s, ", %s = %s", b->field[f].column, value);
 }
 
+/* see shop_sql_int.h */
+void
+SetKeyIfBound(StringInfo s, const ShopBinding *b, ShopField f, int param)
+{
+	if (b->field[f].bound)
+		SetIfBound(s, b, f, Key(b, f, param));
+}
+
+/* see shop_sql_int.h */
+char *
+OrderChangeInsert(const ShopBinding *b, const char *order_sql, const char *change_sql,
+				  const char *status_sql, const char *session_sql, const char *event_sql,
+				  const char *rest)
+{
+	return psprintf("INSERT INTO stripe_webhook.order_changes"
+					"  (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
+					" SELECT %s, %s, %s, %s, %s, %s%s",
+					OrderTable(b), order_sql, change_sql, status_sql, session_sql, event_sql, rest);
+}
+
+/* see shop_sql_int.h */
+void
+AppendOrderWhere(StringInfo s, const ShopBinding *b, int order_param)
+{
+	SetIfBound(s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
+	appendStringInfo(s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, order_param));
+}
+
 /*
  * GenLockCart
  *		STMT_LOCK_CART.
@@ -305,15 +333,12 @@ GenWriteOrder(ShopBinding *b)
 					 "    FROM o, ROWS FROM (pg_catalog.unnest(%s), pg_catalog.unnest(%s),"
 					 "      pg_catalog.unnest(%s), pg_catalog.unnest(%s))"
 					 "      AS u(product, quantity, unit_amount, taken)"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  SELECT %s, o.id_text, c.change, %s, %s, %s"
-					 "    FROM o, pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n)"
-					 "   ORDER BY c.n"
-					 "  RETURNING id",
+					 "), g AS (%s RETURNING id",
 					 OrderTable(b), P(WO_PRODUCTS), P(WO_QUANTITIES), P(WO_UNIT_AMOUNTS), P(WO_TAKEN),
-					 OrderTable(b), P(WO_STATUS_WORD), P(WO_SESSION), P(WO_EVENT), P(WO_CHANGES));
+					 OrderChangeInsert(b, "o.id_text", "c.change", P(WO_STATUS_WORD), P(WO_SESSION),
+									   P(WO_EVENT),
+									   psprintf(" FROM o, pg_catalog.unnest(%s) WITH ORDINALITY AS c(change, n)"
+												" ORDER BY c.n", P(WO_CHANGES))));
 
 	/* the cart, consumed; the user's new active cart */
 	appendStringInfo(&sql,
@@ -323,8 +348,7 @@ GenWriteOrder(ShopBinding *b)
 	SetIfBound(&sql, b, F_CART_LOCKED_AT,
 			   b->field[F_CART_LOCKED_AT].bound ?
 			   psprintf("COALESCE(c.%s, pg_catalog.now())", Col(b, F_CART_LOCKED_AT)) : NULL);
-	SetIfBound(&sql, b, F_CART_CHECKOUT_SESSION,
-			   b->field[F_CART_CHECKOUT_SESSION].bound ? Key(b, F_CART_CHECKOUT_SESSION, WO_SESSION) : NULL);
+	SetKeyIfBound(&sql, b, F_CART_CHECKOUT_SESSION, WO_SESSION);
 	appendStringInfo(&sql,
 					 "    FROM o WHERE c.%s = %s AND %s RETURNING c.%s"
 					 "), n AS ("
@@ -561,10 +585,8 @@ GenOrderStatements(ShopBinding *b)
 					 "UPDATE %s o SET %s = COALESCE(%s, o.%s)",
 					 P(MP_SESSION), b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, MP_STATUS_WORD), Col(b, F_ORDER_STATUS));
-	SetIfBound(&s, b, F_ORDER_PAYMENT_STATUS,
-			   b->field[F_ORDER_PAYMENT_STATUS].bound ? Key(b, F_ORDER_PAYMENT_STATUS, MP_PAYMENT_WORD) : NULL);
-	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
-	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, MP_ORDER));
+	SetKeyIfBound(&s, b, F_ORDER_PAYMENT_STATUS, MP_PAYMENT_WORD);
+	AppendOrderWhere(&s, b, MP_ORDER);
 	Keep(b, STMT_MARK_PAID, s.data, MP_NPARAMS, mark_types);
 
 	/* needs review */
@@ -573,20 +595,16 @@ GenOrderStatements(ShopBinding *b)
 					 "WITH s AS (UPDATE stripe_webhook.checkout_sessions"
 					 "   SET payment_status = %s, review_reason = %s, updated_at = pg_catalog.now()"
 					 " WHERE id = %s"
-					 "), g AS (INSERT INTO stripe_webhook.order_changes"
-					 "   (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "   VALUES (%s, %s, 'order_needs_review', %s, %s, %s))"
+					 "), g AS (%s)"
 					 "UPDATE %s o SET %s = %s",
 					 P(FL_PAYMENT), P(FL_REASON), P(FL_SESSION),
-					 OrderTable(b), P(FL_ORDER), P(FL_STATUS_WORD), P(FL_SESSION), P(FL_EVENT),
+					 OrderChangeInsert(b, P(FL_ORDER), "'order_needs_review'", P(FL_STATUS_WORD),
+									   P(FL_SESSION), P(FL_EVENT), ""),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, FL_STATUS_WORD));
-	SetIfBound(&s, b, F_ORDER_PAYMENT_STATUS,
-			   b->field[F_ORDER_PAYMENT_STATUS].bound ? Key(b, F_ORDER_PAYMENT_STATUS, FL_PAYMENT_WORD) : NULL);
-	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
-			   b->field[F_ORDER_REVIEW_REASON].bound ? Key(b, F_ORDER_REVIEW_REASON, FL_REASON) : NULL);
-	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
-	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, FL_ORDER));
+	SetKeyIfBound(&s, b, F_ORDER_PAYMENT_STATUS, FL_PAYMENT_WORD);
+	SetKeyIfBound(&s, b, F_ORDER_REVIEW_REASON, FL_REASON);
+	AppendOrderWhere(&s, b, FL_ORDER);
 	Keep(b, STMT_FLAG, s.data, FL_NPARAMS, flag_types);
 
 	/* a new order whose stock is short: what STMT_WRITE_ORDER assumed */
@@ -605,21 +623,16 @@ GenOrderStatements(ShopBinding *b)
 					 "    AS u(product, taken, shortfall)"
 					 " WHERE l.order_table = %s AND l.order_id = %s AND l.product_id = u.product"
 					 "), c AS (UPDATE stripe_webhook.order_changes SET status = %s WHERE id = ANY (%s)"
-					 "), g AS (INSERT INTO stripe_webhook.order_changes"
-					 "   (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "   SELECT %s, %s, 'order_needs_review', %s, %s, %s WHERE %s"
-					 ")"
+					 "), g AS (%s)"
 					 "UPDATE %s o SET %s = %s",
 					 P(MS_REASON), P(MS_SESSION),
 					 P(MS_PRODUCTS), P(MS_TAKEN), P(MS_SHORTFALLS), OrderTable(b), P(MS_ORDER),
 					 P(MS_STATUS_WORD), P(MS_CHANGE_IDS),
-					 OrderTable(b), P(MS_ORDER), P(MS_STATUS_WORD), P(MS_SESSION), P(MS_EVENT),
-					 P(MS_ADD_REVIEW),
+					 OrderChangeInsert(b, P(MS_ORDER), "'order_needs_review'", P(MS_STATUS_WORD),
+									   P(MS_SESSION), P(MS_EVENT), psprintf(" WHERE %s", P(MS_ADD_REVIEW))),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS), Key(b, F_ORDER_STATUS, MS_STATUS_WORD));
-	SetIfBound(&s, b, F_ORDER_REVIEW_REASON,
-			   b->field[F_ORDER_REVIEW_REASON].bound ? Key(b, F_ORDER_REVIEW_REASON, MS_REASON) : NULL);
-	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
-	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, MS_ORDER));
+	SetKeyIfBound(&s, b, F_ORDER_REVIEW_REASON, MS_REASON);
+	AppendOrderWhere(&s, b, MS_ORDER);
 	Keep(b, STMT_MARK_SHORT, s.data, MS_NPARAMS, short_types);
 
 	/* an expiry or payment failure, first one wins */
@@ -644,20 +657,15 @@ GenOrderStatements(ShopBinding *b)
 					 "), s AS ("
 					 "  UPDATE stripe_webhook.checkout_sessions"
 					 "     SET payment_status = %s, updated_at = pg_catalog.now() WHERE id = %s"
-					 "), g AS ("
-					 "  INSERT INTO stripe_webhook.order_changes"
-					 "    (order_table, order_id, change, status, checkout_session_id, stripe_event_id)"
-					 "  VALUES (%s, %s, 'order_cancelled', %s, %s, %s)"
-					 ")"
+					 "), g AS (%s)"
 					 "UPDATE %s o SET %s = %s",
 					 P(CA_PAYMENT), P(CA_SESSION),
-					 OrderTable(b), P(CA_ORDER), P(CA_STATUS_WORD), P(CA_SESSION), P(CA_EVENT),
+					 OrderChangeInsert(b, P(CA_ORDER), "'order_cancelled'", P(CA_STATUS_WORD),
+									   P(CA_SESSION), P(CA_EVENT), ""),
 					 b->table[ROLE_ORDERS], Col(b, F_ORDER_STATUS),
 					 Key(b, F_ORDER_STATUS, CA_STATUS_WORD));
-	SetIfBound(&s, b, F_ORDER_PAYMENT_STATUS,
-			   b->field[F_ORDER_PAYMENT_STATUS].bound ? Key(b, F_ORDER_PAYMENT_STATUS, CA_PAYMENT_WORD) : NULL);
-	SetIfBound(&s, b, F_ORDER_UPDATED_AT, "pg_catalog.now()");
-	appendStringInfo(&s, " WHERE o.%s = %s", Col(b, F_ORDER_ID), Key(b, F_ORDER_ID, CA_ORDER));
+	SetKeyIfBound(&s, b, F_ORDER_PAYMENT_STATUS, CA_PAYMENT_WORD);
+	AppendOrderWhere(&s, b, CA_ORDER);
 	Keep(b, STMT_CANCEL, s.data, CA_NPARAMS, cancel_types);
 }
 

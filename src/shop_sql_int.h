@@ -38,6 +38,26 @@ extern void Keep(ShopBinding *b, ShopStmt which, const char *sql, int nargs,
 extern void SetIfBound(StringInfo s, const ShopBinding *b, ShopField f,
 					   const char *value);
 
+/* ", col = $param::type" for an optional field, or nothing */
+extern void SetKeyIfBound(StringInfo s, const ShopBinding *b, ShopField f, int param);
+
+/*
+ * "INSERT INTO stripe_webhook.order_changes ... SELECT ...": one change of
+ * the order (order_sql: its id as text) per row of rest ("" for one row,
+ * or " FROM ... WHERE ..."), with its status word and the session and
+ * Stripe event that made it
+ */
+extern char *OrderChangeInsert(const ShopBinding *b, const char *order_sql,
+							   const char *change_sql, const char *status_sql,
+							   const char *session_sql, const char *event_sql,
+							   const char *rest);
+
+/*
+ * The end of an UPDATE of the order "o" whose id is parameter order_param:
+ * its updated_at, if bound, and the WHERE clause
+ */
+extern void AppendOrderWhere(StringInfo s, const ShopBinding *b, int order_param);
+
 /*
  * "WITH r AS (...), z AS (..." : the order's stock back to its products and
  * its lines emptied, for the order id in parameter order_param; the last

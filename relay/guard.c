@@ -200,19 +200,29 @@ GuardNotify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	(void) cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED)
 	{
-		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		const union MHD_ConnectionInfo *addr = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		/*
+		 * Each answer is copied before the next call: libmicrohttpd 1.0
+		 * returns every kind of information in the same buffer.
+		 */
+		const union MHD_ConnectionInfo *info;
 
 		*socket_context = NULL;
-		if ((c = calloc(1, sizeof(Conn))) == NULL || fd == NULL || addr == NULL)
+		if ((c = calloc(1, sizeof(Conn))) == NULL)
+			return;
+		if ((info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
 		{
 			free(c);
 			return;
 		}
-		c->fd = fd->connect_fd;
-		memcpy(&c->addr, addr->client_addr, addr->client_addr->sa_family == AF_INET6 ?
+		c->fd = info->connect_fd;
+		if ((info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) == NULL)
+		{
+			free(c);
+			return;
+		}
+		memcpy(&c->addr, info->client_addr, info->client_addr->sa_family == AF_INET6 ?
 			   sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-		AddressText(addr->client_addr, c->addr_text, sizeof(c->addr_text));
+		AddressText((const struct sockaddr *) &c->addr, c->addr_text, sizeof(c->addr_text));
 		c->phase = PHASE_HEADERS;
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		pthread_mutex_lock(&guard.lock);

@@ -581,6 +581,7 @@ MhdLogger(void *cls, const char *fmt, va_list ap)
 {
 	char		msg[512];
 	char		key[64];
+	const char *body;
 	size_t		n;
 
 	(void) cls;
@@ -588,7 +589,12 @@ MhdLogger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	snprintf(key, sizeof(key), "libmicrohttpd %s", fmt);
+	/*
+	 * Per message; its refusals of requests share one format and differ in
+	 * the HTML body of the answer (libmicrohttpd 1.0)
+	 */
+	body = strstr(msg, "<body>");
+	snprintf(key, sizeof(key), "libmicrohttpd %s", body != NULL ? body + 6 : fmt);
 	LogLimited(key, "libmicrohttpd: %s", msg);
 }
 
@@ -623,6 +629,13 @@ HttpStart(const RelayConfig *cfg, Pool *pool)
 								  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->timeout,
 								  MHD_OPTION_NOTIFY_COMPLETED, RequestCompleted, NULL,
 								  MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &cfg->listen_addr,
+#if MHD_VERSION >= 0x00097701
+	/*
+	 * The stricter parsing RFC 9112 allows a server (libmicrohttpd 1.0
+	 * otherwise joins folded header lines and hands them on as one)
+	 */
+								  MHD_OPTION_CLIENT_DISCIPLINE_LVL, (int) 1,
+#endif
 								  MHD_OPTION_END);
 	if (srv.daemon == NULL)
 		GuardStop();

@@ -35,14 +35,9 @@ pg_release() {
 }
 
 # e2e files that do not run in a chroot, and why (printed as TAP skips).
-# The relay's HTTP edge cases depend on libmicrohttpd, not on PostgreSQL:
-# Debian 12 has 0.9.75, trixie and forky 1.0, with which two of those files
-# fail; they run on the native version until the relay handles 1.0 too.
 E2E_SKIP="60_fuzz.t:src/stripe_sig.c does not use PostgreSQL: fuzzed on the native version only
 90_debian_package.t:the Debian package is built and installed on the native system only
-91_meta.t:META.json and make dist do not depend on the PostgreSQL version: checked on the native run
-51_relay_slow_clients.t:fails with libmicrohttpd 1.0 (trixie, forky): trickling clients are not cut off; checked natively with libmicrohttpd 0.9
-53_relay_framing.t:fails with libmicrohttpd 1.0 (trixie, forky): a folded header line is answered twice; checked natively with libmicrohttpd 0.9"
+91_meta.t:META.json and make dist do not depend on the PostgreSQL version: checked on the native run"
 
 # what the e2e files that do run need beyond test/lib/common.sh's list
 E2E_PKGS="libipc-run-perl python3-django python3-psycopg2 python3-stripe python3-venv python3-pip python3-setuptools"

@@ -14,6 +14,11 @@
 #   there, leaving a valid signature) or a bare CR; two Stripe-Signature
 #   headers; a folded Stripe-Signature; bare LF line ends; HTTP/1.1 without
 #   Host; the webhook path with %2F, %00 or any percent-encoding.
+# With libmicrohttpd 1.0 (Debian trixie and later) the library itself
+# refuses some of these before the relay sees them, with the connection
+# closed too: its log line then says so, in libmicrohttpd's words, and 1.0.x
+# newer than trixie's answers a transfer coding it does not implement with
+# 501 and a %00 in the path with 400.
 # Two pipelined /healthz requests still get two answers on one connection,
 # and in the middle a valid delivery gets 200 and makes its order; at the
 # end the shop shows that delivery and nothing else.
@@ -93,12 +98,16 @@ PY
 
 S0=$(sw_shop_state "$DB")
 
-# refused CASE STATUS WHAT: the raw request gets exactly one answer, STATUS,
-# and the connection is closed.
+# refused CASE STATUSES WHAT: the raw request gets exactly one answer, one
+# of STATUSES (the relay's first; a second is what newer libmicrohttpd 1.0
+# answers itself), and the connection is closed.
 refused() {
-    local r
+    local r want="HTTP/1.1 ${2%% *}|closed|" s
     r=$("$PY" "$RELAY_CLIENT" raw "$PORT" "$WORK/$1.hex" | sed 's/^\(HTTP\/1\.1 [0-9]*\).*/\1/' | tr '\n' '|')
-    is "$r" "HTTP/1.1 $2|closed|" "$3: $2, one answer, connection closed"
+    for s in $2; do
+        [ "$r" = "HTTP/1.1 $s|closed|" ] && want=$r
+    done
+    is "$r" "$want" "$3: ${2// / or }, one answer, connection closed"
 }
 
 refused cl_te 400 "Content-Length then Transfer-Encoding: chunked, a signed delivery after the chunked body"
@@ -106,7 +115,7 @@ refused te_cl 400 "Transfer-Encoding: chunked then Content-Length"
 refused te_cl0 400 "Content-Length: 0 with Transfer-Encoding: chunked"
 refused cl_differ 400 "two differing Content-Length headers, a signed delivery after the shorter body"
 refused cl_same 400 "two identical Content-Length headers"
-refused te_gzip 400 "Transfer-Encoding: gzip, chunked"
+refused te_gzip "400 501" "Transfer-Encoding: gzip, chunked"
 refused te_twice 400 "Transfer-Encoding twice"
 relay_valid_delivery "between framing attacks"
 refused sig_nul 400 "Stripe-Signature: a valid signature, then a NUL byte and garbage"
@@ -117,7 +126,7 @@ refused sig_folded 400 "Stripe-Signature folded over two lines"
 refused bare_lf 400 "bare LF line ends"
 refused no_host 400 "HTTP/1.1 without Host"
 refused path_2f 404 "webhook path with %2F instead of the final slash"
-refused path_00 404 "webhook path followed by %00"
+refused path_00 "404 400" "webhook path followed by %00"
 refused path_5f 404 "webhook path with an encoded underscore (%5F)"
 refused path_2f_mid 404 "webhook path with %2F in the middle"
 is "$("$PY" "$RELAY_CLIENT" raw "$PORT" "$WORK/healthz_x2.hex" | sed 's/^\(HTTP\/1\.1 [0-9]*\).*/\1/' | tr '\n' '|')" \
@@ -130,10 +139,10 @@ is "$(q "SELECT (SELECT count(*) FROM stripe_webhook.events WHERE session_id IN 
     "neither the front nor the smuggled delivery was processed"
 like "$(relay_deliver front)" '^200 .*order created' "the front delivery, sent plainly: 200"
 
-log_has "$WORK/framing.log" '400 - [0-9.]+ms \(both Content-Length and Transfer-Encoding\) from 127\.0\.0\.1' "log: CL + TE, with the reason"
-log_has "$WORK/framing.log" '\(malformed request head \(NUL byte, bare LF or folded line\)\)|similar lines suppressed: 400 malformed' "log: the NUL byte"
+log_has "$WORK/framing.log" '400 - [0-9.]+ms \(both Content-Length and Transfer-Encoding\) from 127\.0\.0\.1|libmicrohttpd: .*400.*both Transfer-Encoding and Content-Length' "log: CL + TE, with the reason"
+log_has "$WORK/framing.log" '\(malformed request head \(NUL byte, bare LF or folded line\)\)|similar lines suppressed: 400 malformed|libmicrohttpd: .*400.*invalid character in header' "log: the NUL byte"
 log_has "$WORK/framing.log" '\(more than one Stripe-Signature header\)' "log: two signatures"
-log_has "$WORK/framing.log" '\(HTTP/1\.1 request without Host\)' "log: no Host"
+log_has "$WORK/framing.log" '\(HTTP/1\.1 request without Host\)|libmicrohttpd: Received HTTP/1\.1 request without .Host. header' "log: no Host"
 relay_stop
 is "$STOP_RC" 0 "relay exits 0"
 

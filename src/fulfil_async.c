@@ -110,10 +110,7 @@ FlagOrder(SessionEvent *ev, PaymentState payment, const char *reason,
 	values[FL_PAYMENT] = CStringGetTextDatum(payment_state_names[payment]);
 	values[FL_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[payment]);
 	values[FL_STATUS_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
-	if (ev->event_id != NULL)
-		values[FL_EVENT] = CStringGetTextDatum(ev->event_id);
-	else
-		nulls[FL_EVENT] = 'n';
+	values[FL_EVENT] = SpiParamText(ev->event_id, nulls, FL_EVENT);
 	ShopRun(b, STMT_FLAG, values, nulls, SPI_OK_UPDATE);
 	ereport(WARNING,
 			(errmsg("order %s for checkout session %s needs review", order->id, ev->s.id),
@@ -189,10 +186,7 @@ CancelOrder(SessionEvent *ev, PaymentState payment)
 	values[CA_PAYMENT] = CStringGetTextDatum(payment_state_names[payment]);
 	values[CA_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[payment]);
 	values[CA_STATUS_WORD] = CStringGetTextDatum(b->order_word[ORDER_CANCELLED]);
-	if (ev->event_id != NULL)
-		values[CA_EVENT] = CStringGetTextDatum(ev->event_id);
-	else
-		nulls[CA_EVENT] = 'n';
+	values[CA_EVENT] = SpiParamText(ev->event_id, nulls, CA_EVENT);
 	ShopRun(b, STMT_CANCEL, values, nulls, SPI_OK_UPDATE);
 	StepLog("order %s of checkout session %s cancelled (payment %s); its stock was returned",
 			order->id, ev->s.id, payment_state_names[payment]);
@@ -244,10 +238,8 @@ CheckoutSessionAsyncSucceeded(Jsonb *session, const char *event_id, SessionOutco
 		memset(nulls, ' ', sizeof(nulls));
 		values[MP_ORDER] = CStringGetTextDatum(order->id);
 		values[MP_SESSION] = CStringGetTextDatum(ev.s.id);
-		if (confirm)
-			values[MP_STATUS_WORD] = CStringGetTextDatum(ev.b->order_word[ORDER_CONFIRMED]);
-		else
-			nulls[MP_STATUS_WORD] = 'n';
+		values[MP_STATUS_WORD] = SpiParamText(confirm ? ev.b->order_word[ORDER_CONFIRMED] : NULL,
+											  nulls, MP_STATUS_WORD);
 		values[MP_PAYMENT_WORD] = CStringGetTextDatum(ev.b->payment_word[PAYMENT_PAID]);
 		ShopRun(ev.b, STMT_MARK_PAID, values, nulls, SPI_OK_UPDATE);
 		StepLog("payment successful for checkout session %s: order %s is paid%s",

@@ -266,31 +266,6 @@ DecideOrder(SessionEvent *ev, CartRead *rd, OrderDecision *d)
 }
 
 /*
- * NullableText
- *		Text Datum of s; NULL sets nulls[i].
- */
-static Datum
-NullableText(const char *s, char *nulls, int i)
-{
-	if (s == NULL)
-	{
-		nulls[i] = 'n';
-		return (Datum) 0;
-	}
-	return CStringGetTextDatum(s);
-}
-
-/*
- * ArrayOf
- *		An array Datum of n elements of type elemtype.
- */
-static Datum
-ArrayOf(Datum *elems, int n, Oid elemtype)
-{
-	return PointerGetDatum(construct_array_builtin(elems, n, elemtype));
-}
-
-/*
  * LineArraysOf
  *		The cart lines, as they are now decided, as array parameters.
  */
@@ -314,12 +289,12 @@ LineArraysOf(const CartRead *rd, LineArrays *a)
 		taken[i] = Int64GetDatum(rd->lines[i].taken);
 		shortfalls[i] = Int64GetDatum(rd->lines[i].shortfall);
 	}
-	a->products = ArrayOf(products, rd->n, TEXTOID);
-	a->quantities = ArrayOf(quantities, rd->n, INT8OID);
-	a->unit_amounts = ArrayOf(amounts, rd->n, INT8OID);
-	a->currencies = ArrayOf(currencies, rd->n, TEXTOID);
-	a->taken = ArrayOf(taken, rd->n, INT8OID);
-	a->shortfalls = ArrayOf(shortfalls, rd->n, INT8OID);
+	a->products = SpiParamArray(products, rd->n, TEXTOID);
+	a->quantities = SpiParamArray(quantities, rd->n, INT8OID);
+	a->unit_amounts = SpiParamArray(amounts, rd->n, INT8OID);
+	a->currencies = SpiParamArray(currencies, rd->n, TEXTOID);
+	a->taken = SpiParamArray(taken, rd->n, INT8OID);
+	a->shortfalls = SpiParamArray(shortfalls, rd->n, INT8OID);
 }
 
 /*
@@ -338,7 +313,7 @@ LockStock(SessionEvent *ev, CartRead *rd, OrderDecision *d, const LineArrays *li
 	Datum		lock[TL_NPARAMS];
 
 	lock[TL_SESSION] = CStringGetTextDatum(ev->s.id);
-	lock[TL_PRODUCTS] = d->take_stock ? lines->products : ArrayOf(NULL, 0, TEXTOID);
+	lock[TL_PRODUCTS] = d->take_stock ? lines->products : SpiParamArray(NULL, 0, TEXTOID);
 	ShopRun(ev->b, STMT_TAKE_LOCK, lock, NULL, SPI_OK_SELECT);
 
 	rd->nstock = (int) SPI_processed;
@@ -436,7 +411,7 @@ OrderChanges(OrderState state)
 	changes[n++] = CStringGetTextDatum("order_created");
 	if (state == ORDER_NEEDS_REVIEW)
 		changes[n++] = CStringGetTextDatum("order_needs_review");
-	return ArrayOf(changes, n, TEXTOID);
+	return SpiParamArray(changes, n, TEXTOID);
 }
 
 /*
@@ -469,22 +444,22 @@ WriteOrder(SessionEvent *ev, const LineArrays *lines, OrderDecision *d, char **n
 	values[WO_CURRENCY] = CStringGetTextDatum(s->currency);
 	values[WO_SUBTOTAL] = Int64GetDatum(s->amount_subtotal);
 	values[WO_TOTAL] = Int64GetDatum(s->amount_total);
-	values[WO_PAYMENT_INTENT] = NullableText(s->payment_intent, nulls, WO_PAYMENT_INTENT);
-	values[WO_EMAIL] = NullableText(s->email, nulls, WO_EMAIL);
-	values[WO_SHIP_NAME] = NullableText(s->ship.name, nulls, WO_SHIP_NAME);
-	values[WO_SHIP_LINE1] = NullableText(s->ship.line1, nulls, WO_SHIP_LINE1);
-	values[WO_SHIP_LINE2] = NullableText(s->ship.line2, nulls, WO_SHIP_LINE2);
-	values[WO_SHIP_CITY] = NullableText(s->ship.city, nulls, WO_SHIP_CITY);
-	values[WO_SHIP_STATE] = NullableText(s->ship.state, nulls, WO_SHIP_STATE);
-	values[WO_SHIP_POSTAL_CODE] = NullableText(s->ship.postal_code, nulls, WO_SHIP_POSTAL_CODE);
-	values[WO_SHIP_COUNTRY] = NullableText(s->ship.country, nulls, WO_SHIP_COUNTRY);
-	values[WO_REVIEW_REASON] = NullableText(d->reason, nulls, WO_REVIEW_REASON);
+	values[WO_PAYMENT_INTENT] = SpiParamText(s->payment_intent, nulls, WO_PAYMENT_INTENT);
+	values[WO_EMAIL] = SpiParamText(s->email, nulls, WO_EMAIL);
+	values[WO_SHIP_NAME] = SpiParamText(s->ship.name, nulls, WO_SHIP_NAME);
+	values[WO_SHIP_LINE1] = SpiParamText(s->ship.line1, nulls, WO_SHIP_LINE1);
+	values[WO_SHIP_LINE2] = SpiParamText(s->ship.line2, nulls, WO_SHIP_LINE2);
+	values[WO_SHIP_CITY] = SpiParamText(s->ship.city, nulls, WO_SHIP_CITY);
+	values[WO_SHIP_STATE] = SpiParamText(s->ship.state, nulls, WO_SHIP_STATE);
+	values[WO_SHIP_POSTAL_CODE] = SpiParamText(s->ship.postal_code, nulls, WO_SHIP_POSTAL_CODE);
+	values[WO_SHIP_COUNTRY] = SpiParamText(s->ship.country, nulls, WO_SHIP_COUNTRY);
+	values[WO_REVIEW_REASON] = SpiParamText(d->reason, nulls, WO_REVIEW_REASON);
 	values[WO_PRODUCTS] = lines->products;
 	values[WO_QUANTITIES] = lines->quantities;
 	values[WO_UNIT_AMOUNTS] = lines->unit_amounts;
 	values[WO_TAKEN] = lines->taken;
 	values[WO_CHANGES] = OrderChanges(d->state);
-	values[WO_EVENT] = NullableText(ev->event_id, nulls, WO_EVENT);
+	values[WO_EVENT] = SpiParamText(ev->event_id, nulls, WO_EVENT);
 	values[WO_CONSUME] = BoolGetDatum(d->take_stock);
 	values[WO_CHARGED] = Int64GetDatum(s->amount_charged);
 
@@ -546,10 +521,10 @@ WriteLines(SessionEvent *ev, const CartRead *rd, const LineArrays *lines, const 
 	values[WL_LINE_CURRENCIES] = lines->currencies;
 	values[WL_TAKEN] = lines->taken;
 	values[WL_SHORTFALLS] = lines->shortfalls;
-	values[WL_STOCK_PRODUCTS] = ArrayOf(stock_products, nstock, TEXTOID);
-	values[WL_STOCK_DELTAS] = ArrayOf(stock_deltas, nstock, INT8OID);
-	values[WL_HOLD_PRODUCTS] = ArrayOf(hold_products, nhold, TEXTOID);
-	values[WL_HOLD_TAKEN] = ArrayOf(hold_taken, nhold, INT8OID);
+	values[WL_STOCK_PRODUCTS] = SpiParamArray(stock_products, nstock, TEXTOID);
+	values[WL_STOCK_DELTAS] = SpiParamArray(stock_deltas, nstock, INT8OID);
+	values[WL_HOLD_PRODUCTS] = SpiParamArray(hold_products, nhold, TEXTOID);
+	values[WL_HOLD_TAKEN] = SpiParamArray(hold_taken, nhold, INT8OID);
 	ShopRun(ev->b, STMT_WRITE_LINES, values, NULL, SPI_OK_SELECT);
 
 	/* the user's lock keeps the hold as LockStock read it; check */
@@ -589,7 +564,7 @@ MarkShort(SessionEvent *ev, const LineArrays *lines, OrderDecision *d, const cha
 	values[MS_SHORTFALLS] = lines->shortfalls;
 	values[MS_CHANGE_IDS] = change_ids;
 	values[MS_ADD_REVIEW] = BoolGetDatum(new_to_review);
-	values[MS_EVENT] = NullableText(ev->event_id, nulls, MS_EVENT);
+	values[MS_EVENT] = SpiParamText(ev->event_id, nulls, MS_EVENT);
 	ShopRun(ev->b, STMT_MARK_SHORT, values, nulls, SPI_OK_UPDATE);
 	if (SPI_processed != 1)
 		elog(ERROR, "order %s of checkout session \"%s\" was not found to flag",

@@ -96,20 +96,6 @@ CheckSessionId(const char *session)
 }
 
 /*
- * ToTextArray
- *		A text[] Datum of n C strings.
- */
-static Datum
-ToTextArray(char **items, int n)
-{
-	Datum	   *d = palloc(Max(n, 1) * sizeof(Datum));
-
-	for (int i = 0; i < n; i++)
-		d[i] = CStringGetTextDatum(items[i]);
-	return PointerGetDatum(construct_array_builtin(d, n, TEXTOID));
-}
-
-/*
  * ReleaseSessionHolds
  *		See fulfil_int.h.
  */
@@ -121,7 +107,7 @@ ReleaseSessionHolds(const ShopBinding *b, char **sessions, int n, const char *re
 
 	if (n == 0)
 		return 0;
-	values[RE_SESSIONS] = ToTextArray(sessions, n);
+	values[RE_SESSIONS] = SpiParamTextArray(sessions, n);
 	ShopRun(b, STMT_RELEASE_LOCK, values, NULL, SPI_OK_SELECT);
 	values[RE_REASON] = CStringGetTextDatum(reason);
 	ShopRun(b, STMT_RELEASE, values, NULL, SPI_OK_SELECT);
@@ -395,8 +381,8 @@ ReserveCart(FunctionCallInfo fcinfo, bool int_cart)
 	/* the products locked in id order; enough stock for everything? */
 	values[HL_CART] = CStringGetTextDatum(cart);
 	values[HL_SESSION] = CStringGetTextDatum(session);
-	values[HL_PRODUCTS] = ToTextArray(products, n);
-	values[HL_QUANTITIES] = PointerGetDatum(construct_array_builtin(quantities, n, INT8OID));
+	values[HL_PRODUCTS] = SpiParamTextArray(products, n);
+	values[HL_QUANTITIES] = SpiParamArray(quantities, n, INT8OID);
 	ShopRun(b, STMT_HOLD_LOCK, values, NULL, SPI_OK_SELECT);
 	ShopRun(b, STMT_HOLD_CHECK, values, NULL, SPI_OK_SELECT);
 	initStringInfo(&shortages);
@@ -422,8 +408,8 @@ ReserveCart(FunctionCallInfo fcinfo, bool int_cart)
 	values[HW_CART] = CStringGetTextDatum(cart);
 	values[HW_SESSION] = CStringGetTextDatum(session);
 	values[HW_USER] = CStringGetTextDatum(owner);
-	values[HW_PRODUCTS] = ToTextArray(products, n);
-	values[HW_QUANTITIES] = PointerGetDatum(construct_array_builtin(quantities, n, INT8OID));
+	values[HW_PRODUCTS] = SpiParamTextArray(products, n);
+	values[HW_QUANTITIES] = SpiParamArray(quantities, n, INT8OID);
 	values[HW_EXPIRES] = TimestampTzGetDatum(expires);
 	ShopRun(b, STMT_HOLD_WRITE, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1 || SpiInt64(0, 1, &isnull) != n)

@@ -508,8 +508,7 @@ FlagPaymentOrder(const ShopBinding *b, PaymentOrder *order, const char *reason,
 	values[FL_PAYMENT] = CStringGetTextDatum(payment_state_names[order->payment]);
 	values[FL_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[order->payment]);
 	values[FL_STATUS_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
-	values[FL_EVENT] = event_id ? CStringGetTextDatum(event_id) : (Datum) 0;
-	nulls[FL_EVENT] = event_id ? ' ' : 'n';
+	values[FL_EVENT] = SpiParamText(event_id, nulls, FL_EVENT);
 	ShopRun(b, STMT_FLAG, values, nulls, SPI_OK_UPDATE);
 	ereport(WARNING,
 			(errmsg("order %s needs review", order->id),
@@ -535,14 +534,13 @@ RefundOrder(const ShopBinding *b, PaymentOrder *order, const PaymentRow *row,
 	memset(nulls, ' ', sizeof(nulls));
 	values[RF_ORDER] = CStringGetTextDatum(order->id);
 	values[RF_SESSION] = CStringGetTextDatum(order->session);
-	values[RF_STATUS_WORD] = refunded ? CStringGetTextDatum(b->order_word[ORDER_REFUNDED]) : (Datum) 0;
-	nulls[RF_STATUS_WORD] = refunded ? ' ' : 'n';
+	values[RF_STATUS_WORD] = SpiParamText(refunded ? b->order_word[ORDER_REFUNDED] : NULL,
+										  nulls, RF_STATUS_WORD);
 	values[RF_AMOUNT] = Int64GetDatum(row->amount_refunded);
 	if (row->currency == NULL)
 		elog(ERROR, "payment of order \"%s\" has no currency", order->id);
 	values[RF_CURRENCY] = CStringGetTextDatum(row->currency);
-	values[RF_EVENT] = event_id ? CStringGetTextDatum(event_id) : (Datum) 0;
-	nulls[RF_EVENT] = event_id ? ' ' : 'n';
+	values[RF_EVENT] = SpiParamText(event_id, nulls, RF_EVENT);
 	ShopRun(b, STMT_REFUND_ORDER, values, nulls, SPI_OK_UPDATE);
 	if (refunded)
 		order->state = ORDER_REFUNDED;

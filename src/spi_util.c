@@ -10,6 +10,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "spi_util.h"
@@ -67,6 +68,45 @@ RunPlan(SPIPlanPtr plan, const Datum *values, const char *nulls, int expected,
 	if (rc != expected)
 		elog(ERROR, "SPI_execute_plan failed for %s: %s", what,
 			 SPI_result_code_string(rc));
+}
+
+/*
+ * SpiParamText
+ *		See spi_util.h.
+ */
+Datum
+SpiParamText(const char *s, char *nulls, int i)
+{
+	if (s == NULL)
+	{
+		nulls[i] = 'n';
+		return (Datum) 0;
+	}
+	return CStringGetTextDatum(s);
+}
+
+/*
+ * SpiParamArray
+ *		See spi_util.h.
+ */
+Datum
+SpiParamArray(Datum *elems, int n, Oid elemtype)
+{
+	return PointerGetDatum(construct_array_builtin(elems, n, elemtype));
+}
+
+/*
+ * SpiParamTextArray
+ *		See spi_util.h.
+ */
+Datum
+SpiParamTextArray(char **items, int n)
+{
+	Datum	   *d = palloc(Max(n, 1) * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(items[i]);
+	return SpiParamArray(d, n, TEXTOID);
 }
 
 /*

@@ -28,6 +28,15 @@ extern void ForgetPlan(SPIPlanPtr *cache);
 extern void RunPlan(SPIPlanPtr plan, const Datum *values, const char *nulls,
 					int expected, const char *what);
 
+/* a text parameter of s; when s is NULL, (Datum) 0 and nulls[i] = 'n' */
+extern Datum SpiParamText(const char *s, char *nulls, int i);
+
+/* an array parameter of n elements of type elemtype (n may be 0) */
+extern Datum SpiParamArray(Datum *elems, int n, Oid elemtype);
+
+/* a text[] parameter of n C strings */
+extern Datum SpiParamTextArray(char **items, int n);
+
 /* column fnumber of result row as a palloc'd C string (text output), or NULL */
 extern char *SpiText(int row, int fnumber);
 

@@ -350,14 +350,12 @@ EventValues(Delivery *d, Datum *values, char *nulls)
 
 	values[0] = CStringGetTextDatum(ev->id);
 	values[1] = CStringGetTextDatum(ev->type);
-	values[2] = ev->api_version ? CStringGetTextDatum(ev->api_version) : (Datum) 0;
-	nulls[2] = ev->api_version ? ' ' : 'n';
+	values[2] = SpiParamText(ev->api_version, nulls, 2);
 	values[3] = BoolGetDatum(ev->livemode);
 	nulls[3] = ev->has_livemode ? ' ' : 'n';
 	values[4] = TimestampTzGetDatum(ev->created);
 	nulls[4] = ev->has_created ? ' ' : 'n';
-	values[5] = ev->session_id ? CStringGetTextDatum(ev->session_id) : (Datum) 0;
-	nulls[5] = ev->session_id ? ' ' : 'n';
+	values[5] = SpiParamText(ev->session_id, nulls, 5);
 	values[6] = JsonbPGetDatum(ev->event);
 }
 
@@ -549,8 +547,7 @@ ProcessCallback(void *arg)
 		if (stripe_webhook_keep_payloads == KEEP_PAYLOADS_UNPROCESSED)
 			nulls[6] = 'n';
 		values[EVENT_NCOLS] = CStringGetTextDatum(status);
-		values[EVENT_NCOLS + 1] = res->order_id ? CStringGetTextDatum(res->order_id) : (Datum) 0;
-		nulls[EVENT_NCOLS + 1] = res->order_id ? ' ' : 'n';
+		values[EVENT_NCOLS + 1] = SpiParamText(res->order_id, nulls, EVENT_NCOLS + 1);
 		RunPlan(insert_done_plan, values, nulls, SPI_OK_INSERT, "recording a processed event");
 	}
 	else
@@ -566,8 +563,7 @@ ProcessCallback(void *arg)
 					4, argtypes);
 		values[0] = CStringGetTextDatum(d->ev.id);
 		values[1] = CStringGetTextDatum(status);
-		values[2] = res->order_id ? CStringGetTextDatum(res->order_id) : (Datum) 0;
-		nulls[2] = res->order_id ? ' ' : 'n';
+		values[2] = SpiParamText(res->order_id, nulls, 2);
 		values[3] = BoolGetDatum(stripe_webhook_keep_payloads == KEEP_PAYLOADS_ALL);
 		RunPlan(update_done_plan, values, nulls, SPI_OK_UPDATE, "recording a processed event");
 	}

@@ -468,11 +468,12 @@ ReplayAcceptCallback(void *arg)
 	Datum		values[1];
 	bool		isnull;
 	const char *problem;
+	Datum		raw;
 	Jsonb	   *payload;
 
 	LockEvent(d->replay_id);
 	KeepPlan(&replay_plan,
-				"SELECT e.status, e.payload FROM stripe_webhook.events e WHERE e.id = $1",
+				"SELECT e.status, e.payload, e.type FROM stripe_webhook.events e WHERE e.id = $1",
 				1, argtypes);
 	values[0] = CStringGetTextDatum(d->replay_id);
 	RunPlan(replay_plan, values, NULL, SPI_OK_SELECT, "reading an event");
@@ -482,9 +483,23 @@ ReplayAcceptCallback(void *arg)
 		return;
 	}
 	d->recorded = true;
-	d->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	payload = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-											   2, &isnull));
+	d->status = SpiText(0, 1);
+	raw = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+	{
+		/*
+		 * Only a processed or ignored event may lack its payload (a CHECK
+		 * on stripe_webhook.events): keep_payloads = unprocessed, or
+		 * prune_events() stripped it.  Nothing is left to replay.
+		 */
+		d->ev.id = pstrdup(d->replay_id);
+		d->ev.type = SpiText(0, 3);
+		d->res->event_id = d->ev.id;
+		d->res->event_type = d->ev.type;
+		AnswerDuplicate(d);
+		return;
+	}
+	payload = DatumGetJsonbPCopy(raw);
 	SPI_freetuptable(SPI_tuptable);
 
 	problem = StripeEventFromJsonb(payload, &d->ev);

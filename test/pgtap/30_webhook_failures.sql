@@ -4,7 +4,7 @@
 -- 40001/40P01 reaching the caller) and errors while recording.
 BEGIN;
 \ir lib/webhook_setup.psql
-SELECT plan(84);
+SELECT plan(86);
 
 -- Failure injection: a trigger on orders (the processing step) and one on
 -- events (the recording step) raise the SQLSTATE found in a setting, or
@@ -287,6 +287,16 @@ SELECT is((SELECT row(status, payload IS NULL)::text FROM stripe_webhook.events 
           '(processed,t)', 'once processed, its payload is dropped');
 SELECT is(wh_test.deliver(wh_test.event('paid', 'evt_keep1', 'cs_test_keep1', 33040, '33040')) ->> 'message',
           'already processed', 'duplicates are still recognised');
+SELECT (SELECT jsonb_agg(to_jsonb(e) ORDER BY e.id) FROM stripe_webhook.events e)::text
+       || (SELECT jsonb_agg(to_jsonb(o) ORDER BY o.id) FROM stripe_webhook.orders o)::text
+       || (SELECT count(*) FROM stripe_webhook.order_changes)::text AS before_replay \gset
+SELECT is(stripe_webhook.stripe_replay_event('evt_keep1')::jsonb - 'order_id',
+          '{"status": 200, "message": "already processed", "event_id": "evt_keep1", "event_type": "checkout.session.completed"}'::jsonb,
+          'a processed event without its payload replays as already processed');
+SELECT is((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.id) FROM stripe_webhook.events e)::text
+          || (SELECT jsonb_agg(to_jsonb(o) ORDER BY o.id) FROM stripe_webhook.orders o)::text
+          || (SELECT count(*) FROM stripe_webhook.order_changes)::text,
+          :'before_replay', '... and the replay writes nothing (events, orders, order changes)');
 SELECT throws_ok($$INSERT INTO stripe_webhook.events (id, type, status, payload) VALUES ('evt_nopayload', 't', 'failed', NULL)$$,
                  '23514', NULL, 'only processed or ignored events may lack a payload');
 SET LOCAL stripe_webhook.keep_payloads = 'all';

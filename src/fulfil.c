@@ -18,7 +18,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -70,17 +69,6 @@ KeyError(SessionEvent *ev, ShopField f, const char *key, const char *value)
 }
 
 /*
- * UserLockKey
- *		The advisory lock key of a user: class USER_LOCK_CLASS, the hash of
- *		the user's canonical id.
- */
-static int32
-UserLockKey(const char *user_key)
-{
-	return (int32) hash_bytes((const unsigned char *) user_key, (int) strlen(user_key));
-}
-
-/*
  * LockUser
  *		Take the transaction-level advisory lock of the session's user: it
  *		serialises the events of one user's sessions, which may find or
@@ -89,9 +77,7 @@ UserLockKey(const char *user_key)
 void
 LockUser(const char *user_key)
 {
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum((int32) USER_LOCK_CLASS),
-						Int32GetDatum(UserLockKey(user_key)));
+	LockTextKey((int32) USER_LOCK_CLASS, user_key);
 }
 
 /*
@@ -101,9 +87,7 @@ LockUser(const char *user_key)
 bool
 TryLockUser(const char *user_key)
 {
-	return DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
-											Int32GetDatum((int32) USER_LOCK_CLASS),
-											Int32GetDatum(UserLockKey(user_key))));
+	return TryLockTextKey((int32) USER_LOCK_CLASS, user_key);
 }
 
 /*

@@ -50,7 +50,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -260,12 +259,7 @@ ParsePaymentObject(Jsonb *object, const char *kind, PaymentObject *po)
 static void
 LockPaymentIntent(const char *payment_intent)
 {
-	uint32		hash = hash_bytes((const unsigned char *) payment_intent,
-								  (int) strlen(payment_intent));
-
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum((int32) PAYMENT_LOCK_CLASS),
-						Int32GetDatum((int32) hash));
+	LockTextKey((int32) PAYMENT_LOCK_CLASS, payment_intent);
 }
 
 /*

@@ -21,7 +21,10 @@
 
 #include "datatype/timestamp.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/timestamp.h"
@@ -160,4 +163,34 @@ InvalidateOnChange(FunctionCallInfo fcinfo, const char *name)
 				 errmsg("%s must be called as a trigger", name)));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
+}
+
+/* the advisory lock key of key: its hash */
+static int32
+TextLockKey(const char *key)
+{
+	return (int32) hash_bytes((const unsigned char *) key, (int) strlen(key));
+}
+
+/*
+ * LockTextKey
+ *		See stripe_webhook.h.
+ */
+void
+LockTextKey(int32 lock_class, const char *key)
+{
+	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(lock_class),
+						Int32GetDatum(TextLockKey(key)));
+}
+
+/*
+ * TryLockTextKey
+ *		See stripe_webhook.h.
+ */
+bool
+TryLockTextKey(int32 lock_class, const char *key)
+{
+	return DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
+											Int32GetDatum(lock_class),
+											Int32GetDatum(TextLockKey(key))));
 }

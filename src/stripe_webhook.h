@@ -51,6 +51,16 @@ extern int	stripe_webhook_payload_retention;
 			(errmsg_internal(__VA_ARGS__), errhidestmt(true)))
 
 /*
+ * LockTextKey / TryLockTextKey
+ *		The transaction-level advisory lock (lock_class, hash of key): how
+ *		events of one user, one payment intent or one Stripe event id are
+ *		serialised.  TryLockTextKey does not wait: false when another
+ *		transaction holds it.
+ */
+extern void LockTextKey(int32 lock_class, const char *key);
+extern bool TryLockTextKey(int32 lock_class, const char *key);
+
+/*
  * InvalidateOnChange
  *		The body of the statement-level triggers on the tables a backend
  *		caches (signing_secrets, binding): queue a relcache invalidation of

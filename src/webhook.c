@@ -47,7 +47,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -368,11 +367,7 @@ EventValues(Delivery *d, Datum *values, char *nulls)
 static void
 LockEvent(const char *id)
 {
-	uint32		hash = hash_bytes((const unsigned char *) id, (int) strlen(id));
-
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum((int32) EVENT_LOCK_CLASS),
-						Int32GetDatum((int32) hash));
+	LockTextKey((int32) EVENT_LOCK_CLASS, id);
 }
 
 /*
@@ -406,7 +401,7 @@ LookupEvent(Delivery *d)
 		return;
 
 	d->recorded = true;
-	d->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	d->status = SpiText(0, 1);
 	d->res->order_id = SpiText(0, 2);
 	SPI_freetuptable(SPI_tuptable);
 

@@ -183,7 +183,10 @@ BindingCacheCallback(Datum arg, Oid relid)
 	}
 	for (int r = 0; r < SHOP_NROLES; r++)
 		if (current->relid[r] == relid)
+		{
 			current_valid = false;
+			return;
+		}
 }
 
 /*
@@ -268,6 +271,8 @@ ResolveTable(ShopBinding *b, ShopRole r, const char *name)
 	List	   *names;
 	RangeVar   *rv;
 	Oid			relid;
+	char	   *nspname;
+	char	   *relname;
 
 #if PG_VERSION_NUM >= 160000
 	names = stringToQualifiedNameList(name, NULL);
@@ -279,10 +284,10 @@ ResolveTable(ShopBinding *b, ShopRole r, const char *name)
 	if (!OidIsValid(relid))
 		Stale(psprintf("table %s of role %s does not exist", name, role_keys[r]), NULL, NULL);
 	b->relid[r] = relid;
-	b->table_name[r] = psprintf("%s.%s", get_namespace_name(get_rel_namespace(relid)),
-								get_rel_name(relid));
-	b->table[r] = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											 get_rel_name(relid));
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	relname = get_rel_name(relid);
+	b->table_name[r] = psprintf("%s.%s", nspname, relname);
+	b->table[r] = quote_qualified_identifier(nspname, relname);
 	if (r == ROLE_CARTS)
 	{
 		Relation	rel = table_open(relid, AccessShareLock);

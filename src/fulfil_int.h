@@ -84,8 +84,6 @@ pg_noreturn extern void CartNotFound(SessionEvent *ev);
 /* the completed path, once the cart is locked; s carries its details */
 extern void FulfilLocked(SessionEvent *ev, SessionOutcome *out);
 
-/* take the transaction-level advisory lock of a user (canonical id) */
-extern void LockUser(const char *user_key);
 
 /* the same without waiting: false when another transaction holds it */
 extern bool TryLockUser(const char *user_key);

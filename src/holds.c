@@ -220,11 +220,12 @@ CheckExpiry(TimestampTz expires)
 static char *
 LockHeldCart(const ShopBinding *b, const char *cart)
 {
+	Datum		ho[HO_NPARAMS];
 	Datum		values[LC_NPARAMS];
 	char	   *owner;
 
-	values[HO_CART] = CStringGetTextDatum(cart);
-	ShopRun(b, STMT_HOLD_OWNER, values, NULL, SPI_OK_SELECT);
+	ho[HO_CART] = CStringGetTextDatum(cart);
+	ShopRun(b, STMT_HOLD_OWNER, ho, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_CART_NOT_FOUND),
@@ -293,6 +294,8 @@ ReserveCart(FunctionCallInfo fcinfo, bool int_cart)
 	int			n;
 	char	  **products;
 	Datum	   *quantities;
+	Datum		product_array;
+	Datum		quantity_array;
 	Datum		values[HW_NPARAMS];
 	StringInfoData shortages;
 	bool		isnull;
@@ -381,8 +384,10 @@ ReserveCart(FunctionCallInfo fcinfo, bool int_cart)
 	/* the products locked in id order; enough stock for everything? */
 	values[HL_CART] = CStringGetTextDatum(cart);
 	values[HL_SESSION] = CStringGetTextDatum(session);
-	values[HL_PRODUCTS] = SpiParamTextArray(products, n);
-	values[HL_QUANTITIES] = SpiParamArray(quantities, n, INT8OID);
+	product_array = SpiParamTextArray(products, n);
+	quantity_array = SpiParamArray(quantities, n, INT8OID);
+	values[HL_PRODUCTS] = product_array;
+	values[HL_QUANTITIES] = quantity_array;
 	ShopRun(b, STMT_HOLD_LOCK, values, NULL, SPI_OK_SELECT);
 	ShopRun(b, STMT_HOLD_CHECK, values, NULL, SPI_OK_SELECT);
 	initStringInfo(&shortages);
@@ -408,8 +413,8 @@ ReserveCart(FunctionCallInfo fcinfo, bool int_cart)
 	values[HW_CART] = CStringGetTextDatum(cart);
 	values[HW_SESSION] = CStringGetTextDatum(session);
 	values[HW_USER] = CStringGetTextDatum(owner);
-	values[HW_PRODUCTS] = SpiParamTextArray(products, n);
-	values[HW_QUANTITIES] = SpiParamArray(quantities, n, INT8OID);
+	values[HW_PRODUCTS] = product_array;
+	values[HW_QUANTITIES] = quantity_array;
 	values[HW_EXPIRES] = TimestampTzGetDatum(expires);
 	ShopRun(b, STMT_HOLD_WRITE, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1 || SpiInt64(0, 1, &isnull) != n)

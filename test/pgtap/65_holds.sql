@@ -4,7 +4,7 @@
 -- release_expired_holds, a completed after its hold was released, every
 -- bad input (nothing written) and the privileges.
 BEGIN;
-SELECT plan(97);
+SELECT plan(98);
 \ir ../lib/fulfil_setup.sql
 
 CREATE FUNCTION pg_temp.ev(t text, s jsonb) RETURNS jsonb LANGUAGE sql AS $$
@@ -247,6 +247,8 @@ SELECT stripe_webhook.reserve_cart(:h_cart2, 'cs_test_hold_h2', now() + interval
 INSERT INTO stripe_webhook.carts (id, user_id) VALUES (7000, '72');
 SELECT pg_temp.new_cart('73') AS h_cart3 \gset
 SELECT pg_temp.ev('completed', pg_temp.sess(:'paid'::jsonb, 'cs_test_hold_h3', '73', :h_cart3))->>'order_id' AS h3_order \gset
+SELECT pg_temp.new_cart('79') AS h_cart4 \gset
+SELECT pg_temp.ev('expired', pg_temp.sess(:'expired'::jsonb, 'cs_test_hold_h4', '79', :h_cart4))->>'message' AS h4 \gset
 SELECT pg_temp.every_table() AS h_tables \gset
 SELECT throws_ok($$SELECT stripe_webhook.reserve_cart(NULL::bigint, 'cs_test_h', now() + interval '1 hour')$$,
                  '22004', 'cart_id must not be null', 'H: NULL cart');
@@ -280,6 +282,10 @@ SELECT throws_ok(format($$SELECT stripe_webhook.reserve_cart(%s, 'cs_test_hold_f
                  'SW503', 'checkout session''s hold is already settled', 'H: a session whose hold was released');
 SELECT throws_ok(format($$SELECT stripe_webhook.reserve_cart(%s, 'cs_test_hold_h3', now() + interval '1 hour')$$, :h_cart),
                  'SW503', 'checkout session is already processed', 'H: a session that has an order');
+SELECT is(pg_temp.err(format($$SELECT stripe_webhook.reserve_cart(%s, 'cs_test_hold_h4', now() + interval '1 hour')$$, :h_cart4)),
+          'SW503 | Checkout session "cs_test_hold_h4" was recorded as expired. | '
+          'Create a new Checkout Session to check out again. Nothing was held.',
+          'H: a session recorded as expired, without an order');
 SELECT throws_ok($$SELECT stripe_webhook.release_hold(NULL)$$, '22004', 'checkout_session_id must not be null',
                  'H: release_hold(NULL)');
 SELECT throws_ok($$SELECT stripe_webhook.release_hold('')$$, '22023', 'checkout_session_id is not a Checkout Session id',

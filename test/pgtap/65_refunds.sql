@@ -3,7 +3,7 @@
 -- payment intent with no order yet and applied when the order appears;
 -- restock_order(); every bad object refused with nothing written.
 BEGIN;
-SELECT plan(91);
+SELECT plan(97);
 \ir ../lib/fulfil_setup.sql
 
 \set ch_partial `cat test/fixtures/event.charge.refunded.partial.json`
@@ -243,6 +243,14 @@ SELECT throws_ok(pg_temp.call('charge.dispute.created', :'du_obj'::jsonb - 'id')
                  'SW208', NULL, 'F: an object without an id');
 SELECT throws_ok(pg_temp.call('charge.refunded', '[1, 2]'),
                  'SW208', NULL, 'F: an array instead of an object');
+SELECT throws_ok(pg_temp.call('refund.updated', jsonb_set(:'rf_obj', '{currency}', '"usdx"')),
+                 'SW208', 'refund object of the event is invalid', 'F: a currency of four letters');
+SELECT throws_ok(pg_temp.call('refund.updated', jsonb_set(:'rf_obj', '{id}', '""')),
+                 'SW208', NULL, 'F: an empty id');
+SELECT throws_ok(pg_temp.call('refund.updated', jsonb_set(:'rf_obj', '{id}', to_jsonb('re_' || repeat('x', 253)))),
+                 'SW208', NULL, 'F: an id of 256 characters');
+SELECT throws_ok(pg_temp.call('refund.updated', jsonb_set(:'rf_obj', '{amount}', '1000000000000000000')),
+                 'SW208', NULL, 'F: an amount of 19 digits');
 SELECT throws_ok(pg_temp.call('charge.refund.updated', :'rf_obj'),
                  '22023', NULL, 'F: an event type not handled: 22023');
 SELECT throws_ok($$SELECT pg_temp.ev('charge.refunded', NULL)$$, '22004', NULL, 'F: a NULL object: 22004');
@@ -300,6 +308,16 @@ SELECT throws_ok($$INSERT INTO stripe_webhook.order_changes (order_table, order_
                  'I: order_changes takes order_refunded but no other new word');
 SELECT lives_ok($$INSERT INTO stripe_webhook.order_changes (order_table, order_id, change, status, checkout_session_id)
                   VALUES ('t', '1', 'order_refunded', 'refunded', 'cs')$$, 'I: ... order_refunded is allowed');
+
+-- J. restock_order of an order the shop deleted after it was created (the
+-- extension still names it): SW601, nothing written
+SELECT pg_temp.new_cart('sw601') AS c601 \gset
+SELECT stripe_webhook.stripe_fulfill_session(pg_temp.sess(:'paid'::jsonb, 'cs_test_sw601', 'sw601', :c601)) AS o601 \gset
+DELETE FROM stripe_webhook.orders WHERE id = :'o601';
+SELECT pg_temp.every_table() AS j_tables \gset
+SELECT throws_ok(format('SELECT stripe_webhook.restock_order(%L)', :'o601'), 'SW601', 'order does not exist',
+                 'J: an order deleted from the shop''s table: SW601');
+SELECT is(pg_temp.every_table(), :'j_tables'::jsonb, 'J: ... nothing written');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -144,6 +144,34 @@ LockOrder(SessionEvent *ev)
 }
 
 /*
+ * FlagOrderRow
+ *		See fulfil_int.h.
+ */
+char *
+FlagOrderRow(const ShopBinding *b, const char *order_id, const char *session,
+			 const char *existing, const char *reason, PaymentState payment,
+			 const char *event_id)
+{
+	Datum		values[FL_NPARAMS];
+	char		nulls[FL_NPARAMS];
+	char	   *full;
+
+	if (existing != NULL && strstr(existing, reason) != NULL)
+		return NULL;
+	full = existing == NULL ? pstrdup(reason) : psprintf("%s; %s", existing, reason);
+	memset(nulls, ' ', sizeof(nulls));
+	values[FL_ORDER] = CStringGetTextDatum(order_id);
+	values[FL_SESSION] = CStringGetTextDatum(session);
+	values[FL_REASON] = CStringGetTextDatum(full);
+	values[FL_PAYMENT] = CStringGetTextDatum(payment_state_names[payment]);
+	values[FL_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[payment]);
+	values[FL_STATUS_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
+	values[FL_EVENT] = SpiParamText(event_id, nulls, FL_EVENT);
+	ShopRun(b, STMT_FLAG, values, nulls, SPI_OK_UPDATE);
+	return full;
+}
+
+/*
  * BeginSessionEvent
  *		See fulfil_int.h.
  */

@@ -92,26 +92,14 @@ static void
 FlagOrder(SessionEvent *ev, PaymentState payment, const char *reason,
 		  const char *hint, SessionOutcome *out)
 {
-	const ShopBinding *b = ev->b;
 	LockedOrder *order = &ev->order;
-	Datum		values[FL_NPARAMS];
-	char		nulls[FL_NPARAMS];
 
-	if (order->review_reason != NULL && strstr(order->review_reason, reason) != NULL)
+	if (FlagOrderRow(ev->b, order->id, ev->s.id, order->review_reason, reason, payment,
+					 ev->event_id) == NULL)
 	{
 		AlreadyProcessed(ev, order->id, out);
 		return;
 	}
-	memset(nulls, ' ', sizeof(nulls));
-	values[FL_ORDER] = CStringGetTextDatum(order->id);
-	values[FL_SESSION] = CStringGetTextDatum(ev->s.id);
-	values[FL_REASON] = CStringGetTextDatum(order->review_reason == NULL ? reason :
-											psprintf("%s; %s", order->review_reason, reason));
-	values[FL_PAYMENT] = CStringGetTextDatum(payment_state_names[payment]);
-	values[FL_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[payment]);
-	values[FL_STATUS_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
-	values[FL_EVENT] = SpiParamText(ev->event_id, nulls, FL_EVENT);
-	ShopRun(b, STMT_FLAG, values, nulls, SPI_OK_UPDATE);
 	ereport(WARNING,
 			(errmsg("order %s for checkout session %s needs review", order->id, ev->s.id),
 			 errdetail("Reason: %s.", reason),

@@ -71,6 +71,16 @@ extern void LockUser(const char *user_key);
 /* lock and read the session's order, if any, into ev->order */
 extern void LockOrder(SessionEvent *ev);
 
+/*
+ * Flag an order for review (STMT_FLAG) with reason added to the reasons it
+ * has (existing, or NULL), recording the payment state.  Returns the new
+ * reasons; NULL, writing nothing, when the order has that reason already.
+ * The caller logs the WARNING.
+ */
+extern char *FlagOrderRow(const ShopBinding *b, const char *order_id, const char *session,
+						  const char *existing, const char *reason, PaymentState payment,
+						  const char *event_id);
+
 /* the order of the session, if any (no lock); NULL otherwise */
 extern char *LookupOrder(SessionEvent *ev);
 

@@ -487,23 +487,11 @@ static bool
 FlagPaymentOrder(const ShopBinding *b, PaymentOrder *order, const char *reason,
 				 const char *hint, const char *event_id)
 {
-	Datum		values[FL_NPARAMS];
-	char		nulls[FL_NPARAMS];
-	char	   *full;
+	char	   *full = FlagOrderRow(b, order->id, order->session, order->review_reason, reason,
+									order->payment, event_id);
 
-	if (order->review_reason != NULL && strstr(order->review_reason, reason) != NULL)
+	if (full == NULL)
 		return false;
-	full = order->review_reason == NULL ? pstrdup(reason) :
-		psprintf("%s; %s", order->review_reason, reason);
-	memset(nulls, ' ', sizeof(nulls));
-	values[FL_ORDER] = CStringGetTextDatum(order->id);
-	values[FL_SESSION] = CStringGetTextDatum(order->session);
-	values[FL_REASON] = CStringGetTextDatum(full);
-	values[FL_PAYMENT] = CStringGetTextDatum(payment_state_names[order->payment]);
-	values[FL_PAYMENT_WORD] = CStringGetTextDatum(b->payment_word[order->payment]);
-	values[FL_STATUS_WORD] = CStringGetTextDatum(b->order_word[ORDER_NEEDS_REVIEW]);
-	values[FL_EVENT] = SpiParamText(event_id, nulls, FL_EVENT);
-	ShopRun(b, STMT_FLAG, values, nulls, SPI_OK_UPDATE);
 	ereport(WARNING,
 			(errmsg("order %s needs review", order->id),
 			 errdetail("Reason: %s.", reason),

@@ -301,6 +301,7 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 	JsonbValue	v;
 	char	   *id;
 	bool		has_metadata;
+	bool		found;
 
 	memset(s, 0, sizeof(*s));
 
@@ -312,11 +313,10 @@ ParseIdentity(Jsonb *session, CheckoutSession *s, bool allow_unnamed)
 						   JB_ROOT_IS_SCALAR(session) ? "scalar" : "array"),
 				 errhint("Pass event.data.object of a checkout.session.* event.")));
 
-	if (!JsonbGetKey(root, "object", &v) || v.type != jbvString ||
-		v.val.string.len != strlen("checkout.session") ||
-		memcmp(v.val.string.val, "checkout.session", v.val.string.len) != 0)
+	found = JsonbGetKey(root, "object", &v);
+	if (!found || !JsonbStringEquals(&v, "checkout.session"))
 	{
-		bool		named = JsonbGetKey(root, "object", &v) && v.type == jbvString;
+		bool		named = found && v.type == jbvString;
 
 		ereport(ERROR,
 				(errcode(ERRCODE_SW_NOT_A_SESSION),

@@ -326,6 +326,22 @@ AttNotNull(Oid relid, AttrNumber attnum)
 }
 
 /*
+ * ColumnAttnum
+ *		The attribute number of column of role r's table; SW402 naming it as
+ *		what when there is no such column.
+ */
+static AttrNumber
+ColumnAttnum(const ShopBinding *b, ShopRole r, const char *column, const char *what)
+{
+	AttrNumber	attnum = get_attnum(b->relid[r], column);
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		Stale(psprintf("column %s of %s (%s) does not exist", column, b->table_name[r], what),
+			  NULL, NULL);
+	return attnum;
+}
+
+/*
  * ResolveColumn
  *		Fill one bound column from the catalog.
  */
@@ -334,14 +350,11 @@ ResolveColumn(ShopBinding *b, ShopField f, const char *column)
 {
 	ShopRole	r = shop_fields[f].role;
 	BoundColumn *col = &b->field[f];
-	AttrNumber	attnum = get_attnum(b->relid[r], column);
+	AttrNumber	attnum = ColumnAttnum(b, r, column, ShopFieldName(f));
 	Oid			typid;
 	int32		typmod;
 	Oid			collid;
 
-	if (attnum == InvalidAttrNumber || attnum < 0)
-		Stale(psprintf("column %s of %s (%s) does not exist", column,
-					   b->table_name[r], ShopFieldName(f)), NULL, NULL);
 	get_atttypetypmodcoll(b->relid[r], attnum, &typid, &typmod, &collid);
 	if (!ClassOfType(typid, &col->tc, &col->max))
 		Stale(psprintf("column %s of %s (%s) has type %s", column, b->table_name[r],
@@ -430,10 +443,7 @@ ParseRole(ShopBinding *b, ShopRole r, JsonbContainer *doc)
 				continue;
 			column = JsonbCopyString(&key);
 			tok = JsonbIteratorNext(&it, &val, true);
-			attnum = get_attnum(b->relid[r], column);
-			if (attnum == InvalidAttrNumber || attnum < 0)
-				Stale(psprintf("column %s of %s (a \"values\" entry) does not exist",
-							   column, b->table_name[r]), NULL, NULL);
+			attnum = ColumnAttnum(b, r, column, "a \"values\" entry");
 			appendStringInfo(&names, ", %s", quote_identifier(column));
 			appendStringInfo(&literals, ", %s",
 							 LiteralOf(&val, format_type_be_qualified(get_atttype(b->relid[r], attnum))));

@@ -23,12 +23,7 @@ FAILED=0
 . "$SW_ROOT/test/lib/tap.sh"
 . "$SW_ROOT/test/lib/relay.sh"
 
-cleanup() {
-    [ -n "$RELAY_PID" ] && kill -KILL "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
-    psql -qX -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap relay_cleanup EXIT
 
 relay_setup || { echo "1..0 # Skip cannot set up the database"; exit 1; }
 relay_start flood.log

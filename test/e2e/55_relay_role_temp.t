@@ -26,10 +26,8 @@ FAILED=0
 . "$SW_ROOT/test/lib/relay.sh"
 
 cleanup() {
-    [ -n "$RELAY_PID" ] && kill -KILL "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
-    psql -qX -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "DROP ROLE IF EXISTS $OLD_ROLE" \
-        -c "DROP ROLE IF EXISTS $NEW_ROLE" >/dev/null 2>&1
-    rm -rf "$WORK"
+    relay_cleanup
+    psql -qX -d postgres -c "DROP ROLE IF EXISTS $OLD_ROLE" -c "DROP ROLE IF EXISTS $NEW_ROLE" >/dev/null 2>&1
 }
 trap cleanup EXIT
 

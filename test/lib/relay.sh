@@ -2,6 +2,8 @@
 # (test/e2e/5[1-5]_relay_*.t).  Source it after common.sh and tap.sh, with
 # WORK (a scratch directory) and DB (a database name to create) set.
 #
+#   relay_cleanup                for trap ... EXIT: the relay killed, the
+#                                database dropped, WORK removed
 #   relay_setup                  database with the extension, the relay role
 #                                (sql/relay_role.sql), a signing secret, two
 #                                products with stock 1000
@@ -39,6 +41,12 @@ EVENTS=0
 
 q() {
     psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -c "$1"
+}
+
+relay_cleanup() {
+    [ -n "$RELAY_PID" ] && kill -KILL "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
+    psql -qX -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
+    rm -rf "$WORK"
 }
 
 relay_setup() {

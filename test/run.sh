@@ -147,6 +147,7 @@ BUILTIN_ONLY_PGTAP="
 # The holds and refund specs set up the built-in tables directly; their
 # behaviour on bound shops is covered by the 66_*_binding.sql files.
 BUILTIN_ONLY_SPECS="
+    holds-cart-changed        built-in tables (bound: 66_holds_binding.sql)
     holds-last-units          built-in tables (bound: 66_holds_binding.sql)
     holds-release-completed   built-in tables (bound: 66_holds_binding.sql)
     holds-same-cart           built-in tables (bound: 66_holds_binding.sql)
